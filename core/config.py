@@ -1,0 +1,203 @@
+"""Configuration: one frozen object built once from the environment and a TOML file (SPEC §3)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_TIMEZONE = "America/Sao_Paulo"
+DEFAULT_CLIENT_ID = "energy-ingest"
+MIN_ADMIN_TOKEN_LENGTH = 16
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class TariffConfig:
+    """The flat tariff of SPEC §3: price per kWh, a fixed charge per bill, a billed minimum."""
+
+    price_per_kwh: Decimal = Decimal("0.65")
+    fixed_charge: Decimal = Decimal("0")
+    minimum_kwh: Decimal = Decimal("0")
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    """Thresholds of the two alert rules of SPEC §6, in kWh."""
+
+    excess_kwh: Decimal = Decimal("150")
+    variation_kwh: Decimal = Decimal("100")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a process needs to know about its environment."""
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    data_dir: Path = Path("data")
+    db_url: str = ""
+    config_path: Path | None = None
+    timezone: str = DEFAULT_TIMEZONE
+    admin_token: str | None = None
+    ingest_client_id: str = DEFAULT_CLIENT_ID
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    tariff: TariffConfig = field(default_factory=TariffConfig)
+    closing_day: int = 10
+    alerts: AlertConfig = field(default_factory=AlertConfig)
+    raw_days: int = 90
+    max_power_w: int = 60_000
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The configured IANA time zone."""
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Build the settings from environment variables over the TOML file over the defaults."""
+        env = os.environ if environ is None else environ
+        config_path = _path_or_none(env.get("ENERGY_CONFIG"))
+        toml = _read_toml(config_path) if config_path else {}
+        data_dir = Path(env.get("ENERGY_DATA_DIR") or "data")
+        settings = cls(
+            mqtt_host=env.get("MQTT_HOST") or "127.0.0.1",
+            mqtt_port=_port(env.get("MQTT_PORT"), "MQTT_PORT", 1883),
+            mqtt_username=env.get("MQTT_USERNAME") or None,
+            mqtt_password=env.get("MQTT_PASSWORD") or None,
+            data_dir=data_dir,
+            db_url=normalize_db_url(env.get("ENERGY_DB_URL") or default_db_url(data_dir)),
+            config_path=config_path,
+            timezone=_timezone(env.get("ENERGY_TIMEZONE") or toml.get("timezone") or DEFAULT_TIMEZONE),
+            admin_token=_admin_token(env.get("ENERGY_ADMIN_TOKEN")),
+            ingest_client_id=env.get("INGEST_CLIENT_ID") or DEFAULT_CLIENT_ID,
+            api_host=env.get("ENERGY_API_HOST") or "127.0.0.1",
+            api_port=_port(env.get("ENERGY_API_PORT"), "ENERGY_API_PORT", 8000),
+        )
+        return apply_toml(settings, toml)
+
+    def with_overrides(self, **changes: Any) -> "Settings":
+        """A copy with some fields replaced (command-line flags over the environment)."""
+        return replace(self, **changes)
+
+
+def apply_toml(settings: Settings, toml: Mapping[str, Any]) -> Settings:
+    """Fold the TOML sections of SPEC §3 into `settings`."""
+    tariff = _section(toml, "tariff")
+    billing = _section(toml, "billing")
+    alerts = _section(toml, "alerts")
+    retention = _section(toml, "retention")
+    quality = _section(toml, "quality")
+    return replace(
+        settings,
+        tariff=TariffConfig(
+            price_per_kwh=_decimal(tariff, "tariff.price_per_kwh", settings.tariff.price_per_kwh),
+            fixed_charge=_decimal(tariff, "tariff.fixed_charge", settings.tariff.fixed_charge),
+            minimum_kwh=_decimal(tariff, "tariff.minimum_kwh", settings.tariff.minimum_kwh),
+        ),
+        closing_day=_int(billing, "billing.closing_day", settings.closing_day, 1, 31),
+        alerts=AlertConfig(
+            excess_kwh=_decimal(alerts, "alerts.excess_kwh", settings.alerts.excess_kwh),
+            variation_kwh=_decimal(alerts, "alerts.variation_kwh", settings.alerts.variation_kwh),
+        ),
+        raw_days=_int(retention, "retention.raw_days", settings.raw_days, 0, 100_000),
+        max_power_w=int(
+            _decimal(quality, "quality.max_power_kw", Decimal(settings.max_power_w) / 1000) * 1000
+        ),
+    )
+
+
+def default_db_url(data_dir: Path) -> str:
+    """The SQLite file in the data folder."""
+    return f"sqlite:///{(data_dir / 'energy.db').resolve()}"
+
+
+def normalize_db_url(url: str) -> str:
+    """Point plain `postgresql://` URLs at psycopg 3, the driver this project installs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"ENERGY_CONFIG points at {path}, which does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+
+
+def _section(toml: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = toml.get(name, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"[{name}] in the config file must be a table")
+    return value
+
+
+def _decimal(table: Mapping[str, Any], key: str, default: Decimal) -> Decimal:
+    raw = table.get(key.rsplit(".", 1)[1])
+    if raw is None:
+        return default
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        raise ConfigError(f"{key} must be a number or a decimal string, not {raw!r}")
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        raise ConfigError(f"{key} must be a decimal number such as \"0.65\", not {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise ConfigError(f"{key} must be a finite number of zero or more, not {raw!r}")
+    return value
+
+
+def _int(table: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    raw = table.get(key.rsplit(".", 1)[1])
+    if raw is None:
+        return default
+    if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
+        raise ConfigError(f"{key} must be a whole number from {low} to {high}, not {raw!r}")
+    return raw
+
+
+def _port(raw: str | None, name: str, default: int) -> int:
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(f"{name} must be a TCP port number (1-65535), not {raw!r}")
+    return int(raw)
+
+
+def _timezone(name: Any) -> str:
+    if not isinstance(name, str):
+        raise ConfigError(f"timezone must be an IANA zone name such as \"America/Sao_Paulo\", not {name!r}")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone {name!r}: use an IANA name such as \"America/Sao_Paulo\"") from None
+    return name
+
+
+def _admin_token(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if len(raw) < MIN_ADMIN_TOKEN_LENGTH:
+        raise ConfigError(
+            f"ENERGY_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} characters long"
+        )
+    return raw
+
+
+def _path_or_none(raw: str | None) -> Path | None:
+    return Path(raw) if raw else None

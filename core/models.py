@@ -1,0 +1,148 @@
+"""SQLAlchemy 2.0 models. Every instant is an integer of milliseconds since the Unix epoch, UTC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class Customer(Base):
+    """A registration of a meter id; deleting it deletes everything measured for it (SPEC §4)."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    nome: Mapped[str] = mapped_column(String(200))
+    endereco: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    closing_day: Mapped[int | None] = mapped_column(Integer)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Reading(Base):
+    """A stored reading: one row per meter and timestamp, about 25 bytes in SQLite."""
+
+    __tablename__ = "readings"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    meter_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ts: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    wh: Mapped[int] = mapped_column(BigInteger)
+
+
+class MeterState(Base):
+    """What the ingest worker keeps per meter so that a batch needs no scan of the readings.
+
+    `adjust_wh` is the sum of the corrections of every register drop up to the latest reading,
+    so `last_wh + adjust_wh` is the latest value of the reset-free register ("adjusted").
+    `registered` says a customer holds this id; `cycle_end` is the end of the open billing cycle
+    of that customer (None until it is first settled); `excess_at` the adjusted register at which this cycle's excess alert
+    fires (None when the rule has no threshold or has fired).
+    """
+
+    __tablename__ = "meter_state"
+
+    meter_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    first_ts: Mapped[int | None] = mapped_column(BigInteger)
+    first_wh: Mapped[int | None] = mapped_column(BigInteger)
+    last_ts: Mapped[int | None] = mapped_column(BigInteger)
+    last_wh: Mapped[int | None] = mapped_column(BigInteger)
+    adjust_wh: Mapped[int] = mapped_column(BigInteger, default=0)
+    readings: Mapped[int] = mapped_column(BigInteger, default=0)
+    registered: Mapped[bool] = mapped_column(Boolean, default=False)
+    cycle_end: Mapped[int | None] = mapped_column(BigInteger)
+    excess_at: Mapped[str | None] = mapped_column(String(40))
+
+
+class ReadingFlag(Base):
+    """A step between two readings that the operator should look at (drop, jump).
+
+    For a drop, `adjust_wh` is what is added to every later register so that consumption never
+    goes negative and the energy measured after a reset is kept.
+    """
+
+    __tablename__ = "reading_flags"
+
+    meter_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ts: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    prev_ts: Mapped[int] = mapped_column(BigInteger)
+    prev_wh: Mapped[int] = mapped_column(BigInteger)
+    wh: Mapped[int] = mapped_column(BigInteger)
+    adjust_wh: Mapped[int] = mapped_column(BigInteger, default=0)
+    power_w: Mapped[int] = mapped_column(BigInteger, default=0)
+    flagged_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class RejectedReading(Base):
+    """A payload the worker could not store, with the reason (SPEC §4)."""
+
+    __tablename__ = "rejected_readings"
+    __table_args__ = (Index("ix_rejected_received", "received_at"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    received_at: Mapped[int] = mapped_column(BigInteger)
+    topic: Mapped[str] = mapped_column(String(256))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    reason: Mapped[str] = mapped_column(String(32), index=True)
+    detail: Mapped[str] = mapped_column(String(300))
+    meter_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Bill(Base):
+    """A closed bill, frozen when the meter first reports at or after the cycle's end (SPEC §6)."""
+
+    __tablename__ = "bills"
+    __table_args__ = (UniqueConstraint("customer_id", "ano", "mes"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    ano: Mapped[int] = mapped_column(Integer)
+    mes: Mapped[int] = mapped_column(Integer)
+    inicio: Mapped[int] = mapped_column(BigInteger)
+    fim: Mapped[int] = mapped_column(BigInteger)
+    start_register: Mapped[str] = mapped_column(String(40))
+    end_register: Mapped[str] = mapped_column(String(40))
+    consumo_kwh: Mapped[str] = mapped_column(String(40))
+    faturado_kwh: Mapped[str] = mapped_column(String(40))
+    valor: Mapped[str] = mapped_column(String(40))
+    itens: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    detalhes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    review: Mapped[bool] = mapped_column(Boolean, default=False)
+    closed_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Alert(Base):
+    """An alert raised once per customer, kind and cause (for the SPEC §6 rules: the cycle).
+
+    The table is also the outbox of `alerts/<id>`: a row is published until `published_at` is set.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "tipo", "cause"),
+        Index("ix_alerts_unpublished", "published_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    tipo: Mapped[str] = mapped_column(String(32))
+    cause: Mapped[str] = mapped_column(String(64))
+    ano: Mapped[int | None] = mapped_column(Integer)
+    mes: Mapped[int | None] = mapped_column(Integer)
+    severity: Mapped[str] = mapped_column(String(16), default="aviso")
+    state: Mapped[str] = mapped_column(String(16), default="aberto")
+    criado_em: Mapped[int] = mapped_column(BigInteger)
+    detalhes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    published_at: Mapped[int | None] = mapped_column(BigInteger)
+    claimed_until: Mapped[int | None] = mapped_column(BigInteger)  # a publisher's lease
+    acknowledged_at: Mapped[int | None] = mapped_column(BigInteger)
+    cleared_at: Mapped[int | None] = mapped_column(BigInteger)
