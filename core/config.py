@@ -50,6 +50,8 @@ class Settings:
     timezone: str = DEFAULT_TIMEZONE
     admin_token: str | None = None
     ingest_client_id: str = DEFAULT_CLIENT_ID
+    ingest_batch: int = 1000
+    ingest_share_group: str | None = None
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     tariff: TariffConfig = field(default_factory=TariffConfig)
@@ -81,6 +83,8 @@ class Settings:
             timezone=_timezone(env.get("ENERGY_TIMEZONE") or toml.get("timezone") or DEFAULT_TIMEZONE),
             admin_token=_admin_token(env.get("ENERGY_ADMIN_TOKEN")),
             ingest_client_id=env.get("INGEST_CLIENT_ID") or DEFAULT_CLIENT_ID,
+            ingest_batch=_bounded(env.get("INGEST_BATCH_SIZE"), "INGEST_BATCH_SIZE", 1000, 1, 60_000),
+            ingest_share_group=env.get("INGEST_SHARE_GROUP") or None,
             api_host=env.get("ENERGY_API_HOST") or "127.0.0.1",
             api_port=_port(env.get("ENERGY_API_PORT"), "ENERGY_API_PORT", 8000),
         )
@@ -172,10 +176,14 @@ def _int(table: Mapping[str, Any], key: str, default: int, low: int, high: int) 
 
 
 def _port(raw: str | None, name: str, default: int) -> int:
+    return _bounded(raw, name, default, 1, 65535)
+
+
+def _bounded(raw: str | None, name: str, default: int, low: int, high: int) -> int:
     if not raw:
         return default
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise ConfigError(f"{name} must be a TCP port number (1-65535), not {raw!r}")
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {raw!r}")
     return int(raw)
 
 

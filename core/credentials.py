@@ -19,6 +19,8 @@ INGEST_USER = "ingest"
 WATCHER_USER = "watcher"
 ADMIN_TOKEN = "admin_token"
 METER_KEY = "meter_key"
+INGEST_SECRET = "mqtt_ingest"
+WATCHER_SECRET = "mqtt_watcher"
 
 
 def secrets_dir(data_dir: Path) -> Path:
@@ -44,6 +46,15 @@ def stored_secret(data_dir: Path, name: str, create: bool = True) -> tuple[str |
     with os.fdopen(descriptor, "w") as handle:
         handle.write(value + "\n")
     return value, True
+
+
+def mqtt_login(username: str | None, password: str | None, data_dir: Path,
+               default_user: str, secret: str) -> tuple[str | None, str | None]:
+    """The broker login of a process: the configured one, else its account's generated secret."""
+    if username:
+        return username, password
+    stored, _ = stored_secret(data_dir, secret, create=False)
+    return (default_user, stored) if stored else (None, None)
 
 
 def meter_password(site_key: str, meter_id: int) -> str:
