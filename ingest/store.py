@@ -59,14 +59,15 @@ def store_batch(session: Session, messages: Sequence[Message], settings: Setting
     states = _lock_states(session, sorted(by_meter))
     new_rows: list[dict] = []
     flags: list[dict] = []
+    late_arrivals: set[int] = set()
     for meter_id in sorted(by_meter):
         state = states[meter_id]
         received = sorted(by_meter[meter_id].values(), key=lambda pair: pair[0].ts_ms)
         last = state.last_ts
         inner = [pair for pair in received if last is not None and pair[0].ts_ms <= last]
         tail = [reading for reading, _ in received[len(inner):]]
-        if inner:
-            _store_inner(session, state, inner, settings, now_ms, outcome, rejected)
+        if inner and _store_inner(session, state, inner, settings, now_ms, outcome, rejected):
+            late_arrivals.add(meter_id)
         if tail:
             _append(state, tail, settings.max_power_w, now_ms, new_rows, flags, outcome)
     if new_rows:
@@ -78,7 +79,7 @@ def store_batch(session: Session, messages: Sequence[Message], settings: Setting
     outcome.stored += len(new_rows)
     for reason in (row["reason"] for row in rejected):
         outcome.rejected[reason] += 1
-    _settle_due(session, states.values(), settings, now_ms, outcome)
+    _settle_due(session, states.values(), late_arrivals, settings, now_ms, outcome)
     return outcome
 
 
@@ -159,8 +160,11 @@ def _append(state: MeterState, tail: list[wire.Reading], max_power_w: int, now_m
 
 
 def _store_inner(session: Session, state: MeterState, inner: list[Received], settings: Settings,
-                 now_ms: int, outcome: Outcome, rejected: list[dict]) -> None:
-    """Store readings at or before the latest one: duplicates, conflicts, or late arrivals."""
+                 now_ms: int, outcome: Outcome, rejected: list[dict]) -> bool:
+    """Store readings at or before the latest one (duplicates, conflicts, late arrivals).
+
+    Returns whether any late reading was stored.
+    """
     meter_id = state.meter_id
     stored = dict(session.execute(
         select(Reading.ts, Reading.wh).where(Reading.meter_id == meter_id, Reading.ts.in_([r.ts_ms for r, _ in inner]))
@@ -175,7 +179,7 @@ def _store_inner(session: Session, state: MeterState, inner: list[Received], set
             detail = _conflict_detail(stored[reading.ts_ms], reading.wh)
             rejected.append(rejected_row(message, quality.CONFLICT, detail, meter_id))
     if not late:
-        return
+        return False
     session.execute(insert(Reading), [{"meter_id": meter_id, "ts": r.ts_ms, "wh": r.wh} for r in late])
     outcome.stored += len(late)
     for reading in late:
@@ -187,6 +191,7 @@ def _store_inner(session: Session, state: MeterState, inner: list[Received], set
     state.adjust_wh = session.scalar(
         select(func.coalesce(func.sum(ReadingFlag.adjust_wh), 0)).where(ReadingFlag.meter_id == meter_id)
     )
+    return True
 
 
 def _reclassify_around(session: Session, meter_id: int, ts: int, max_power_w: int, now_ms: int, outcome: Outcome) -> None:
@@ -216,10 +221,14 @@ def _neighbour(session: Session, meter_id: int, ts: int, before: bool) -> Readin
     return session.scalars(query.limit(1)).first()
 
 
-def _settle_due(session: Session, states: Iterable[MeterState], settings: Settings, now_ms: int, outcome: Outcome) -> None:
-    """Settle each registered meter whose cycle ended or whose excess threshold was reached."""
+def _settle_due(session: Session, states: Iterable[MeterState], late_arrivals: set[int],
+                settings: Settings, now_ms: int, outcome: Outcome) -> None:
+    """Settle each registered meter whose cycle ended, whose excess threshold was reached, or
+    that received a late reading (which may close earlier cycles by moving its first reading)."""
     for state in states:
-        if not state.registered or state.last_ts is None or not _settlement_due(state):
+        if not state.registered or state.last_ts is None:
+            continue
+        if state.meter_id not in late_arrivals and not _settlement_due(state):
             continue
         customer = session.get(Customer, state.meter_id)
         if customer is None:

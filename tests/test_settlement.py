@@ -158,3 +158,11 @@ def test_deleting_a_customer_removes_its_data_and_a_new_registration_starts_empt
     with db() as session:
         state = session.get(MeterState, 7)
         assert (state.first_ts, state.readings, state.registered) == (at(2024, 5, 1), 2, True)
+
+
+def test_a_late_reading_before_the_first_freezes_the_cycles_it_closes(db, utc):
+    enrol(db, utc)
+    deliver(db, utc, HISTORY[2:4])  # Mar 10 and Mar 20: one open cycle (April), nothing closed
+    assert bills(db) == []
+    deliver(db, utc, HISTORY[:2])  # Jan 15 and Feb 10 arrive late: February and March are closed
+    assert [bill[:3] for bill in bills(db)] == [(2024, 2, "100.000"), (2024, 3, "120.000")]
