@@ -1,0 +1,53 @@
+"""What every answer carries, and the query-string limit that runs before Flask (SPEC §5)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Iterable
+
+from flask import Response
+
+MAX_QUERY_STRING = 8 * 1024
+
+COMMON_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+HTML_POLICY = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"
+
+
+def secure_headers(response: Response) -> Response:
+    """Add the security headers; JSON (customer data) is never stored by caches."""
+    for name, value in COMMON_HEADERS.items():
+        response.headers.setdefault(name, value)
+    html = response.mimetype == "text/html"
+    response.headers.setdefault("Content-Security-Policy", HTML_POLICY if html else DATA_POLICY)
+    if response.mimetype == "application/json":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+class QueryStringLimit:
+    """WSGI middleware: a query string over 8 KiB gets a JSON 414 before the app parses it."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], limit: int = MAX_QUERY_STRING):
+        self.app = app
+        self.limit = limit
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """Answer 414 when the query string is too long, else pass the request on."""
+        if len(environ.get("QUERY_STRING", "")) <= self.limit:
+            return self.app(environ, start_response)
+        message = f"a query string passa de {self.limit // 1024} KiB; envie menos parâmetros ou valores menores"
+        body = json.dumps({"erro": message}, ensure_ascii=False).encode("utf-8")
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            ("Content-Security-Policy", DATA_POLICY),
+            *COMMON_HEADERS.items(),
+        ]
+        start_response("414 URI Too Long", headers)
+        return [body]

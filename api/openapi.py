@@ -1,0 +1,294 @@
+"""The OpenAPI 3.0 description of the API, served at `/openapi.json`.
+
+Parameter patterns and limits come from `api.params`, so the document and the checks agree:
+what the document calls valid is never answered 400, and what it calls invalid always is.
+OpenAPI 3.0 rather than 3.1 because its schema dialect, like SPEC §5, does not count `3.0` as
+an integer: the cadastro `id` must be written `3`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api import params
+
+JSON = "application/json"
+
+YEAR = "[2-9][0-9]{3}"
+LEAP_YEAR = "(?:[2-9][0-9](?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[3579][26])00)"
+ISO_MONTH_DAY = "(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+BR_DAY_MONTH = "(?:(?:0[1-9]|1[0-9]|2[0-8])/(?:0[1-9]|1[0-2])|(?:29|30)/(?:0[13-9]|1[0-2])|31/(?:0[13578]|1[02]))"
+DATA_PATTERN = (
+    f"^(?:{YEAR}-{ISO_MONTH_DAY}|{LEAP_YEAR}-02-29|{BR_DAY_MONTH}/(?:{YEAR})?|29/02/(?:{LEAP_YEAR})?)$"
+)
+MES_PATTERN = f"^(?:0?[1-9]|1[0-2]|{YEAR}-(?:0[1-9]|1[0-2]))$"
+HORARIO_PATTERN = "^(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9])?$"
+ESTADO_PATTERN = "^[a-z_]{1,16}$"
+MONEY_PATTERN = r"^-?[0-9]+\.[0-9]{2}$"
+
+NULLABLE_TIME = {"type": "string", "format": "date-time", "nullable": True}
+TIME = {"type": "string", "format": "date-time"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    """A reference to a schema."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _param(name: str) -> dict[str, str]:
+    """A reference to a parameter."""
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """A JSON response."""
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    """An error response."""
+    return _json(_ref("Erro"), description)
+
+
+READ_ERRORS = {
+    "400": _error("Parâmetro ausente ou malformado"),
+    "401": _error("Sem token, ou token desconhecido"),
+    "403": _error("O token não dá acesso a este cliente"),
+    "404": _error("Cliente (ou fatura) inexistente"),
+    "default": _error("Outro erro (405, 413, 414, 503...)"),
+}
+
+
+def _query_parameter(name: str, description: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
+    """A query parameter."""
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+
+
+PARAMETERS = {
+    "id": _query_parameter("id", "Id do cliente (o id do medidor), em decimal sem zeros à esquerda",
+                           {"type": "integer", "minimum": 1, "maximum": params.MAX_ID}, required=True),
+    "mes": _query_parameter("mes", "Mês da fatura: MM (1 a 12) ou AAAA-MM",
+                            {"type": "string", "pattern": MES_PATTERN}, required=True),
+    "ano": _query_parameter("ano", "Ano da fatura; sem ele, o ano mais recente com fatura desse mês",
+                            {"type": "integer", "minimum": params.MIN_YEAR, "maximum": params.MAX_YEAR}),
+    "data": _query_parameter("data", "AAAA-MM-DD, DD/MM/AAAA, ou DD/MM/ (esse dia em todos os anos com dados, somados)",
+                             {"type": "string", "pattern": DATA_PATTERN}, required=True),
+    "horario": _query_parameter("horario", "HH:MM:SS (esse segundo) ou HH:MM: (esse minuto), hora local",
+                                {"type": "string", "pattern": HORARIO_PATTERN}, required=True),
+    "limite": _query_parameter("limite", f"Leituras por página (padrão {params.DEFAULT_LIMIT})",
+                               {"type": "integer", "minimum": 1, "maximum": params.MAX_LIMIT}),
+    "apos": _query_parameter("apos", "Cursor da página seguinte, como vem no link `proxima`",
+                             {"type": "integer", "format": "int64", "minimum": params.MIN_CURSOR, "maximum": params.MAX_CURSOR}),
+    "estado": _query_parameter("estado", "Só os alertas nesse estado (por exemplo aberto)",
+                               {"type": "string", "pattern": ESTADO_PATTERN}),
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Erro": {"type": "object", "required": ["erro"], "properties": {"erro": {"type": "string"}}},
+    "Cliente": {
+        "type": "object",
+        "required": ["id", "nome", "endereco", "consumo_total_kwh", "leitura_atual_kwh", "ultima_leitura"],
+        "properties": {
+            "id": {"type": "integer"},
+            "nome": {"type": "string"},
+            "endereco": {"type": "string"},
+            "consumo_total_kwh": {"type": "number", "description": "Energia medida desde a primeira leitura"},
+            "leitura_atual_kwh": {"type": "number", "nullable": True, "description": "Valor do registrador na última leitura"},
+            "ultima_leitura": NULLABLE_TIME,
+            "primeira_leitura": NULLABLE_TIME,
+            "total_leituras": {"type": "integer"},
+            "cadastrado_em": TIME,
+        },
+    },
+    "NovoCliente": {
+        "type": "object",
+        "required": ["id", "nome", "endereco"],
+        "properties": {
+            "id": {"type": "integer", "minimum": 1, "maximum": params.MAX_ID},
+            "nome": {"type": "string", "minLength": 1, "maxLength": params.MAX_TEXT, "pattern": params.TEXT_PATTERN},
+            "endereco": {"type": "string", "minLength": 1, "maxLength": params.MAX_TEXT, "pattern": params.TEXT_PATTERN},
+        },
+    },
+    "ClienteCadastrado": {
+        "allOf": [_ref("Cliente"), {
+            "type": "object", "required": ["token"],
+            "properties": {"token": {"type": "string", "description": "Token do cliente; mostrado só agora"}},
+        }],
+    },
+    "Remocao": {
+        "type": "object", "required": ["id", "removido"],
+        "properties": {"id": {"type": "integer"}, "removido": {"type": "boolean"}},
+    },
+    "Leitura": {
+        "type": "object", "required": ["ts", "kwh"],
+        "properties": {"ts": TIME, "kwh": {"type": "number", "description": "Registrador, em kWh"}},
+    },
+    "Periodo": {
+        "type": "object", "required": ["inicio", "fim"],
+        "properties": {"inicio": NULLABLE_TIME, "fim": NULLABLE_TIME},
+    },
+    "Consumo": {
+        "type": "object",
+        "required": ["id", "consumo_kwh", "total_leituras", "leituras", "proxima"],
+        "properties": {
+            "id": {"type": "integer"},
+            "consumo_kwh": {"type": "number"},
+            "total_leituras": {"type": "integer", "description": "Leituras do período, em todas as páginas"},
+            "leituras": {"type": "array", "items": _ref("Leitura")},
+            "proxima": {"type": "string", "nullable": True, "description": "URL da página seguinte"},
+            "data": {"type": "string"},
+            "horario": {"type": "string"},
+            "periodos": {"type": "array", "items": _ref("Periodo")},
+        },
+    },
+    "Item": {
+        "type": "object", "required": ["descricao", "valor"],
+        "properties": {"descricao": {"type": "string"}, "valor": {"type": "string", "pattern": MONEY_PATTERN}},
+    },
+    "Fatura": {
+        "type": "object",
+        "required": ["id", "ano", "mes", "inicio", "fim", "consumo_kwh", "consumo_faturado_kwh", "valor", "status", "itens"],
+        "properties": {
+            "id": {"type": "integer"},
+            "ano": {"type": "integer"},
+            "mes": {"type": "integer", "minimum": 1, "maximum": 12},
+            "inicio": TIME,
+            "fim": TIME,
+            "status": {"type": "string", "enum": ["aberta", "fechada"]},
+            "consumo_kwh": {"type": "number"},
+            "consumo_faturado_kwh": {"type": "number"},
+            "valor": {"type": "string", "pattern": MONEY_PATTERN},
+            "itens": {"type": "array", "items": _ref("Item")},
+            "leitura_anterior_kwh": {"type": "number"},
+            "leitura_atual_kwh": {"type": "number"},
+            "revisao": {"type": "boolean"},
+            "fechada_em": TIME,
+            "projecao_kwh": {"type": "number", "description": "Só na fatura aberta"},
+            "projecao_valor": {"type": "string", "pattern": MONEY_PATTERN},
+        },
+    },
+    "Alerta": {
+        "type": "object",
+        "required": ["alerta_id", "tipo", "ano", "mes", "criado_em", "detalhes"],
+        "properties": {
+            "alerta_id": {"type": "integer"},
+            "id": {"type": "integer"},
+            "tipo": {"type": "string"},
+            "ano": {"type": "integer", "nullable": True},
+            "mes": {"type": "integer", "nullable": True},
+            "criado_em": TIME,
+            "detalhes": {"type": "object"},
+            "severidade": {"type": "string"},
+            "estado": {"type": "string"},
+        },
+    },
+    "Alertas": {
+        "type": "object", "required": ["id", "alerta", "alertas"],
+        "properties": {
+            "id": {"type": "integer"},
+            "tipo": {"type": "string"},
+            "alerta": {"type": "boolean"},
+            "alertas": {"type": "array", "items": _ref("Alerta")},
+        },
+    },
+}
+
+
+def _get(operation_id: str, summary: str, names: list[str], schema: str) -> dict[str, Any]:
+    """A GET operation with the usual read errors."""
+    return {"get": {
+        "operationId": operation_id,
+        "summary": summary,
+        "parameters": [_param(name) for name in names],
+        "responses": {"200": _json(_ref(schema), summary), **READ_ERRORS},
+    }}
+
+
+def _alert_route(tipo: str, summary: str) -> dict[str, Any]:
+    """One of the two alert routes."""
+    return _get(f"alertas_{tipo}", summary, ["id", "estado"], "Alertas")
+
+
+def _paths() -> dict[str, Any]:
+    """Every route."""
+    page = ["limite", "apos"]
+    html = {"text/html": {"schema": {"type": "string"}}}
+    return {
+        "/": {
+            "get": {"operationId": "entrada", "summary": "Página de entrada (HTML)", "security": [],
+                    "responses": {"200": {"description": "Página de entrada", "content": html}}},
+            "post": {
+                "operationId": "entrar", "summary": "Confere o token digitado na página de entrada", "security": [],
+                "requestBody": {"required": False, "content": {"application/x-www-form-urlencoded": {"schema": {
+                    "type": "object", "properties": {"token": {"type": "string"}}}}}},
+                "responses": {"200": {"description": "A página, com o resultado da conferência", "content": html}},
+            },
+        },
+        "/usuario/": _get("cliente", "O cliente, com o consumo acumulado", ["id"], "Cliente"),
+        "/usuario/fatura/": _get("fatura", "A fatura de um mês (aberta ou fechada)", ["id", "mes", "ano"], "Fatura"),
+        "/usuario/consumo/": _get("consumo", "Todas as leituras, paginadas, com o total", ["id", *page], "Consumo"),
+        "/usuario/consumo/data/": _get("consumo_data", "Leituras e consumo de um dia", ["id", "data", *page], "Consumo"),
+        "/usuario/consumo/horario/": _get(
+            "consumo_horario", "Leituras e consumo de um segundo ou minuto de um dia", ["id", "data", "horario", *page], "Consumo"),
+        "/usuario/alerta/variacao/": _alert_route("variacao", "Alertas de grande variação da fatura"),
+        "/usuario/alerta/excesso/": _alert_route("excesso", "Alertas de consumo excessivo"),
+        "/usuario/cadastro/": {"post": {
+            "operationId": "cadastro",
+            "summary": "Cadastra um cliente (só administrador)",
+            "requestBody": {"required": True, "content": {JSON: {"schema": _ref("NovoCliente")}}},
+            "responses": {
+                "201": _json(_ref("ClienteCadastrado"), "Cliente cadastrado, com seu token"),
+                "400": _error("Corpo malformado"),
+                "401": _error("Sem token, ou token desconhecido"),
+                "403": _error("Só o administrador cadastra"),
+                "409": _error("Já existe cliente com esse id"),
+                "default": _error("Outro erro (405, 413...)"),
+            },
+        }},
+        "/usuario/delete/": {"delete": {
+            "operationId": "remocao",
+            "summary": "Remove um cliente e tudo o que foi medido para ele (só administrador)",
+            "parameters": [_param("id")],
+            "responses": {
+                "200": _json(_ref("Remocao"), "Cliente removido"),
+                **{code: READ_ERRORS[code] for code in ("400", "401", "default")},
+                "403": _error("Só o administrador remove"),
+                "404": _error("Cliente inexistente"),
+            },
+        }},
+        "/healthz": {"get": {
+            "operationId": "saude", "summary": "O servidor e o banco respondem", "security": [],
+            "responses": {
+                "200": _json({"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["ok"]}}}, "Tudo certo"),
+                "503": _error("Banco de dados indisponível"),
+            },
+        }},
+        "/openapi.json": {"get": {
+            "operationId": "openapi", "summary": "Esta descrição", "security": [],
+            "responses": {"200": _json({"type": "object"}, "O documento OpenAPI")},
+        }},
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """The whole document."""
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Energia — medição inteligente",
+            "version": "1.0.0",
+            "description": (
+                "Consumo, faturas e alertas de cada cliente. Autenticação: `Authorization: Bearer <token>`; "
+                "o token de administrador pode tudo, o de um cliente só os dados dele. Erros: "
+                '`{"erro": "..."}`. Horários em ISO-8601 com o fuso configurado; kWh como números, '
+                "dinheiro como texto decimal."
+            ),
+        },
+        "security": [{"bearer": []}],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "parameters": PARAMETERS,
+            "schemas": SCHEMAS,
+        },
+    }

@@ -1,0 +1,220 @@
+"""The routes of SPEC §5, as thin handlers: authenticate, parse, authorize, query, answer.
+
+Checks run in the order SPEC §5 fixes: no or unknown token 401; malformed input 400; another
+customer's data, or a customer token on cadastro/delete, 403; absent 404. A customer token
+asking for an id that does not exist gets 403 too, so tokens never reveal which ids exist.
+The trailing slash of every route is optional and never redirects.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from api import auth, db, params, queries, windows
+from api.errors import Conflict, NotFound, error_response
+from api.openapi import openapi_document
+from core.customers import AlreadyRegistered, delete_customer, register
+from core.models import Customer, MeterState
+from core.rules import EXCESS, VARIATION
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__)
+
+PAGE_KEEPS = ("id", "data", "horario", "limite")  # what `proxima` repeats, besides the new `apos`
+
+
+def _now_ms() -> int:
+    """The wall clock in ms since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+def _principal() -> auth.Principal:
+    """Who sent this request (401 when nobody known)."""
+    return auth.authenticate(db.session(), request.headers.get("Authorization"), db.context().admin_token)
+
+
+def _readable_customer(principal: auth.Principal, customer_id: int) -> Customer:
+    """The customer, once the principal may read it (403) and it exists (404)."""
+    auth.authorize_customer(principal, customer_id)
+    customer = queries.find_customer(db.session(), customer_id)
+    if customer is None:
+        raise NotFound(f"não há cliente com id {customer_id}")
+    return customer
+
+
+def _paginated(listing: queries.Listing, **extras: Any) -> Response:
+    """The consumption document, with `proxima` the absolute URL of the next page or null."""
+    document = dict(listing.document, **extras)
+    if listing.next_after is not None:
+        kept = [(name, request.args[name]) for name in PAGE_KEEPS if name in request.args]
+        document["proxima"] = f"{request.base_url}?{urlencode([*kept, ('apos', str(listing.next_after))])}"
+    return jsonify(document)
+
+
+@bp.get("/usuario/", strict_slashes=False)
+def usuario() -> Response:
+    """The customer, with the accumulated total `consumo_total_kwh`."""
+    principal = _principal()
+    customer = _readable_customer(principal, params.customer_id(request.args))
+    return jsonify(queries.customer_document(db.session(), customer, db.context().settings))
+
+
+@bp.get("/usuario/fatura/", strict_slashes=False)
+def fatura() -> Response:
+    """The bill of a month: closed as frozen, or open with its projection."""
+    principal = _principal()
+    customer_id = params.customer_id(request.args)
+    wanted = params.bill_month(request.args)
+    customer = _readable_customer(principal, customer_id)
+    document = queries.bill_document(db.session(), customer, wanted, db.context().settings, _now_ms())
+    if document is None:
+        raise NotFound(_no_bill(customer_id, wanted))
+    return jsonify(document)
+
+
+def _no_bill(customer_id: int, wanted: params.BillMonth) -> str:
+    """Why there is no such bill, in words a person can act on."""
+    if wanted.conflicting:
+        return f"mes já diz o ano ({wanted.ano}) e o parâmetro ano diz outro; omita ano ou use o mesmo"
+    month = f"{wanted.mes:02d}/{wanted.ano}" if wanted.ano else f"{wanted.mes:02d}"
+    return (
+        f"o cliente {customer_id} não tem fatura do mês {month}; há faturas do ciclo da "
+        "primeira leitura ao da última"
+    )
+
+
+@bp.get("/usuario/consumo/", strict_slashes=False)
+def consumo() -> Response:
+    """Every reading, paginated, with the accumulated total."""
+    principal = _principal()
+    customer_id = params.customer_id(request.args)
+    page = params.page(request.args)
+    _readable_customer(principal, customer_id)
+    zone = db.context().settings.zone
+    return _paginated(queries.all_consumption(db.session(), customer_id, page, zone))
+
+
+@bp.get("/usuario/consumo/data/", strict_slashes=False)
+def consumo_data() -> Response:
+    """Readings and consumption of one local day, or of that day in every year with data."""
+    principal = _principal()
+    customer_id = params.customer_id(request.args)
+    day = params.day(request.args)
+    page = params.page(request.args)
+    _readable_customer(principal, customer_id)
+    zone = db.context().settings.zone
+    spans = windows.day_windows(windows.dates(day, *_reading_span(customer_id), zone), zone)
+    listing = queries.period_consumption(db.session(), customer_id, spans, page, zone)
+    return _paginated(listing, data=request.args["data"], periodos=queries.period_documents(spans, zone))
+
+
+@bp.get("/usuario/consumo/horario/", strict_slashes=False)
+def consumo_horario() -> Response:
+    """Readings and consumption of one second or minute of a day (same forms of day)."""
+    principal = _principal()
+    customer_id = params.customer_id(request.args)
+    day = params.day(request.args)
+    wall = params.clock(request.args)
+    page = params.page(request.args)
+    _readable_customer(principal, customer_id)
+    zone = db.context().settings.zone
+    spans = windows.clock_windows(windows.dates(day, *_reading_span(customer_id), zone), wall, zone)
+    listing = queries.period_consumption(db.session(), customer_id, spans, page, zone)
+    return _paginated(
+        listing, data=request.args["data"], horario=request.args["horario"],
+        periodos=queries.period_documents(spans, zone),
+    )
+
+
+def _reading_span(customer_id: int) -> tuple[int | None, int | None]:
+    """The instants of the first and latest readings, None before any."""
+    state = db.session().get(MeterState, customer_id)
+    return (state.first_ts, state.last_ts) if state else (None, None)
+
+
+def _alerts(tipo: str) -> Response:
+    """The alert list of one rule."""
+    principal = _principal()
+    customer_id = params.customer_id(request.args)
+    estado = params.alert_state(request.args)
+    _readable_customer(principal, customer_id)
+    zone = db.context().settings.zone
+    return jsonify(queries.alerts_document(db.session(), customer_id, tipo, estado, zone))
+
+
+@bp.get("/usuario/alerta/variacao/", strict_slashes=False)
+def alerta_variacao() -> Response:
+    """The alerts of the large-variation rule."""
+    return _alerts(VARIATION)
+
+
+@bp.get("/usuario/alerta/excesso/", strict_slashes=False)
+def alerta_excesso() -> Response:
+    """The alerts of the excessive-consumption rule."""
+    return _alerts(EXCESS)
+
+
+@bp.post("/usuario/cadastro/", strict_slashes=False)
+@db.writes
+def cadastro() -> tuple[Response, int, dict[str, str]]:
+    """Register a customer (admin only); its readings sent before are billed at once."""
+    principal = _principal()
+    body = params.customer_body(request.get_data(cache=False))
+    auth.require_admin(principal)
+    session, settings = db.session(), db.context().settings
+    try:
+        customer, token = register(session, body.id, body.nome, body.endereco, settings, _now_ms())
+    except AlreadyRegistered:
+        raise Conflict(f"já existe um cliente com id {body.id}; remova-o antes ou use outro id") from None
+    document = queries.customer_document(session, customer, settings)
+    session.commit()
+    log.info("registered customer %s", customer.id)
+    location = url_for("api.usuario", id=customer.id)
+    return jsonify({**document, "token": token}), 201, {"Location": location}
+
+
+@bp.delete("/usuario/delete/", strict_slashes=False)
+@db.writes
+def delete() -> Response:
+    """Delete a customer and everything measured for it (admin only)."""
+    principal = _principal()
+    customer_id = params.customer_id(request.args)
+    auth.require_admin(principal)
+    session = db.session()
+    if not delete_customer(session, customer_id):
+        raise NotFound(f"não há cliente com id {customer_id}")
+    session.commit()
+    log.info("deleted customer %s", customer_id)
+    return jsonify({"id": customer_id, "removido": True})
+
+
+@bp.get("/healthz", strict_slashes=False)
+def healthz() -> Response | tuple[Response, int]:
+    """`{"status": "ok"}` once a trivial query on the schema succeeds; 503 otherwise."""
+    try:
+        db.session().execute(select(Customer.id).limit(1))
+    except SQLAlchemyError as error:
+        log.error("health check failed: %s", error)
+        return error_response(503, "o banco de dados não responde; veja o log do servidor")
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/openapi.json", strict_slashes=False)
+def openapi() -> Response:
+    """The OpenAPI description of this API."""
+    return jsonify(_cached_openapi())
+
+
+@functools.cache
+def _cached_openapi() -> dict[str, Any]:
+    """The document, built once per process."""
+    return openapi_document()
