@@ -1,0 +1,1 @@
+"""Simulated smart energy meters: household profiles, a persistent register, MQTT publishing."""

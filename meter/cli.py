@@ -1,0 +1,206 @@
+"""Command line: `python -m meter --id N` for one meter, `python -m meter neighbourhood` for many.
+
+Only wiring lives here: arguments, the id prompt, logging, signals. Exit status 2 is a usage or
+configuration error, 1 a meter that cannot start (an unusable state file, a folder that cannot be
+written), 0 a clean stop by SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from typing import Callable, Sequence
+
+from core.config import ConfigError, Settings
+from core.wire import encode, encode_json
+from meter.neighbourhood import MAX_METER_ID, build_stations, raise_file_limit
+from meter.publisher import Publisher
+from meter.register import StateError
+
+log = logging.getLogger(__name__)
+
+PROMPT = "Digite o id do cliente associado ao medidor: "
+INVALID_ID = f"Id inválido: digite um número inteiro de 1 a {MAX_METER_ID}."
+NEIGHBOURHOOD = ("neighbourhood", "neighborhood")
+MAX_METERS = 100_000
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one meter or a neighbourhood until SIGINT or SIGTERM; the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    many = bool(argv) and argv[0] in NEIGHBOURHOOD
+    args = _parse_neighbourhood(argv[1:]) if many else _parse_meter(argv)
+    configure_logging(args.verbose)
+    try:
+        settings = _settings(args)
+    except ConfigError as error:
+        print(f"meter: {error}", file=sys.stderr)
+        return 2
+    if many:
+        return run(range(args.first_id, args.first_id + args.meters), settings, args)
+    chosen = args.id if args.id is not None else ask_meter_id()
+    if chosen is None:
+        return 2
+    return run(range(chosen, chosen + 1), settings, args)
+
+
+def run(ids: range, settings: Settings, args: argparse.Namespace) -> int:
+    """Build the meters, publish until a signal, and stop cleanly."""
+    raise_file_limit(len(ids))
+    try:
+        stations = build_stations(ids, settings, args.seed)
+    except StateError as error:
+        log.error("%s", error)
+        return 1
+    except OSError as error:
+        log.error("cannot write meter state under %s: %s", settings.data_dir, error)
+        return 1
+    publisher = Publisher(stations, args.interval, encode_json if args.json else encode, summary=len(ids) > 1)
+    _stop_on_signals(publisher.stop)  # before the start line: whoever sees it may signal at once
+    broker = f"{settings.mqtt_host}:{settings.mqtt_port}"
+    if len(ids) == 1:
+        meter, link = stations[0].meter, stations[0].link
+        log.info("meter %d publishing to %s every %g s as user %s %s, register at %d Wh (state in %s)",
+                 meter.meter_id, broker, args.interval, link.login.username,
+                 "with a password" if link.login.password else "without a password",
+                 meter.register.wh, meter.state_file)
+    else:
+        log.info("neighbourhood of %d meters (ids %d-%d) publishing to %s every %g s",
+                 len(ids), ids[0], ids[-1], broker, args.interval)
+    publisher.run()
+    log.info("stopped")
+    return 0
+
+
+def meter_parser() -> argparse.ArgumentParser:
+    """Arguments of `python -m meter`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m meter",
+        description="A simulated smart energy meter publishing readings over MQTT. "
+        "Run `python -m meter neighbourhood --help` for many meters in one process.",
+    )
+    parser.add_argument("--id", type=meter_id, help=f"meter (customer) id, 1 to {MAX_METER_ID}; "
+                        "asked for when omitted and standard input is a terminal")
+    _common_arguments(parser)
+    return parser
+
+
+def neighbourhood_parser() -> argparse.ArgumentParser:
+    """Arguments of `python -m meter neighbourhood`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m meter neighbourhood",
+        description="Many simulated meters in one process, each with its own id, login and connection.",
+    )
+    parser.add_argument("--meters", type=_bounded_int(1, MAX_METERS), required=True,
+                        help="how many meters")
+    parser.add_argument("--first-id", type=meter_id, default=1, help="id of the first meter (default 1)")
+    _common_arguments(parser)
+    return parser
+
+
+def _parse_meter(argv: list[str]) -> argparse.Namespace:
+    parser = meter_parser()
+    args = parser.parse_args(argv)
+    if args.id is None and not stdin_is_terminal():
+        parser.error("--id is required when standard input is not a terminal")
+    return args
+
+
+def _parse_neighbourhood(argv: list[str]) -> argparse.Namespace:
+    parser = neighbourhood_parser()
+    args = parser.parse_args(argv)
+    if args.first_id + args.meters - 1 > MAX_METER_ID:
+        parser.error(f"ids would pass {MAX_METER_ID}: lower --first-id or --meters")
+    return args
+
+
+def _common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--interval", type=_positive_float, default=5.0,
+                        help="seconds between readings (default 5)")
+    parser.add_argument("--json", action="store_true", help="publish the JSON form instead of the 21-byte payload")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the households and their noise (default 0)")
+    parser.add_argument("--host", help="broker host (default MQTT_HOST, else 127.0.0.1)")
+    parser.add_argument("--port", type=_bounded_int(1, 65535), help="broker port (default MQTT_PORT, else 1883)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log every connection and more")
+
+
+def meter_id(text: str) -> int:
+    """A meter id from the command line: a decimal integer from 1 to 2^32-1."""
+    value = parse_meter_id(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"must be an integer from 1 to {MAX_METER_ID}, not {text!r}")
+    return value
+
+
+def parse_meter_id(text: str) -> int | None:
+    """The id typed or given, or None when it is not an integer from 1 to 2^32-1."""
+    text = text.strip()
+    if not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_METER_ID else None
+
+
+def ask_meter_id(read: Callable[[str], str] = input) -> int | None:
+    """Ask for the id until a valid one is typed, as the original meter did; None at end of input."""
+    while True:
+        try:
+            answer = read(PROMPT)
+        except EOFError:
+            print(file=sys.stderr)
+            return None
+        except KeyboardInterrupt:
+            print(file=sys.stderr)
+            raise SystemExit(130) from None
+        value = parse_meter_id(answer)
+        if value is not None:
+            return value
+        print(INVALID_ID, file=sys.stderr)
+
+
+def stdin_is_terminal() -> bool:
+    """Whether someone can type an id."""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def configure_logging(verbose: bool) -> None:
+    """Log lines with time, level and origin on standard error."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    overrides = {}
+    if args.host:
+        overrides["mqtt_host"] = args.host
+    if args.port:
+        overrides["mqtt_port"] = args.port
+    return settings.with_overrides(**overrides)
+
+
+def _stop_on_signals(stop: Callable[[], None]) -> None:
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda signum, frame: stop())
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text!r}")
+    return value
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not text.strip().isdigit() or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}, not {text!r}")
+        return int(text)
+    return parse
