@@ -6,8 +6,8 @@ import os
 import shlex
 from pathlib import Path
 
-# The 21-byte reading payload (SPEC §4) as mosquitto_sub's %x prints it, 2 hex digits a byte.
-PAYLOAD_LAYOUT = "01 = version | 8 digits = meter id | 16 = time, ms since 1970 UTC | 16 = register, Wh"
+# `python -m ingest decode` turns mosquitto_sub's "<topic> <payload in hex>" lines into readings.
+DECODE = ".venv/bin/python -m ingest decode"
 
 
 def banner(
@@ -39,10 +39,9 @@ def banner(
         f"Customer {curl_id}, with the accumulated total:",
         f"  curl -H {shlex.quote('Authorization: Bearer ' + curl_token)} '{base_url}/usuario/?id={curl_id}'",
         "",
-        "Live readings: the time received, the topic and the 21-byte payload in hex",
-        f"({PAYLOAD_LAYOUT}):",
-        f"  {sub} -t 'meters/+/reading' -F '%I %t %x'",
-        "Alerts, JSON:",
+        "Live readings (time of the reading, meter, register):",
+        f"  {sub} -t 'meters/+/reading' -F '%t %x' | {DECODE}",
+        "Alerts, as JSON:",
         f"  {sub} -t 'alerts/+' -F '%I %t %p'",
         "",
         f"Logs in {_shown(data_dir / 'logs')}/, broker files in {_shown(data_dir / 'broker')}/, "

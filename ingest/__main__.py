@@ -7,6 +7,8 @@ import json
 import logging
 import signal
 import sys
+from typing import Iterable
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -14,6 +16,7 @@ from core.config import ConfigError, Settings
 from core.db import make_engine, make_sessionmaker, migrate
 from core.models import RejectedReading
 from core.periods import iso
+from core.wire import decode
 from ingest.worker import Worker
 
 log = logging.getLogger("ingest")
@@ -32,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     rejected.add_argument("--limit", type=int, default=50)
     rejected.add_argument("--reason", help="only this reason (e.g. malformed, conflict)")
     rejected.add_argument("--json", action="store_true", help="one JSON object per line")
+    commands.add_parser(
+        "decode", help="turn `mosquitto_sub -F '%%t %%x'` lines on stdin into readable readings",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -44,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "rejected":
         return list_rejected(settings, args.limit, args.reason, args.json)
+    if args.command == "decode":
+        return decode_lines(sys.stdin, settings)
     return run(settings)
 
 
@@ -86,6 +94,26 @@ def list_rejected(settings: Settings, limit: int, reason: str | None, as_json: b
             else:
                 print(f"{document['recebido_em']}  {row.reason:<22} {row.topic}  {row.detail}")
     return 0
+
+
+def decode_lines(lines: Iterable[str], settings: Settings) -> int:
+    """Print each `<topic> <payload as hex>` line as a reading a person can read."""
+    for line in lines:
+        print(describe(line, settings.zone), flush=True)
+    return 0
+
+
+def describe(line: str, zone: ZoneInfo) -> str:
+    """One line of `mosquitto_sub -F '%t %x'` output as time, meter and register."""
+    parts = line.split()
+    if len(parts) < 2:
+        return f"? {line.strip()}"
+    topic, payload = parts[-2], parts[-1]
+    try:
+        reading = decode(topic, bytes.fromhex(payload))
+    except ValueError as error:
+        return f"{topic}  not a reading: {error}"
+    return f"{iso(reading.ts_ms, zone)}  meter {reading.meter_id:<6} {reading.wh / 1000:>14.3f} kWh"
 
 
 if __name__ == "__main__":
