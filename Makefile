@@ -11,7 +11,7 @@ PYTHON3 ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := $(VENV)/.stamps
-OS_PACKAGES := mosquitto mosquitto-clients python3-venv chromium
+OS_PACKAGES := mosquitto mosquitto-clients python3-venv chromium chromium-l10n
 # npm comes from Debian's package only when no npm is on the PATH (a NodeSource nodejs has its own).
 NPM_PACKAGE := $(if $(shell command -v npm),,npm)
 VENDOR := api/static/vendor

@@ -146,6 +146,7 @@ queryForm.addEventListener("submit", async (event) => {
   const time = queryForm.elements.horario.value;
   const bySecond = queryForm.elements.precisao.value === "segundo";
   const horario = bySecond ? (time.length === 5 ? `${time}:00` : time) : `${time.slice(0, 5)}:`;
+  queryResult.replaceChildren(element("p", {}, "Consultando…"));
   try {
     const dayAnswer = await call("/usuario/consumo/data/", { id, data, limite: 50 });
     const dayTitle = everyYear ? `Dia ${dayOfMonth}/${month} em todos os anos (${years(dayAnswer) || "nenhum com dados"})`
