@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api import charts, scales
+from api import scales
 from api.openapi import BR_DAY_MONTH, ISO_MONTH_DAY, LEAP_YEAR
 from api.sessions import COOKIE_NAME, CSRF_FIELD
 

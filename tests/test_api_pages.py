@@ -73,7 +73,7 @@ def test_the_customer_page_shows_the_open_bill_closed_bills_and_alerts(app):
     assert bill["status"] == "aberta" and march["status"] == "fechada"
     assert formats.brl(bill["valor"]) in html and formats.brl(bill["projecao_valor"]) in html
     assert formats.kwh_text(bill["projecao_kwh"]) in html
-    assert f'<tr data-mes="2024-03">' in html and formats.brl(march["valor"]) in html
+    assert '<tr data-mes="2024-03">' in html and formats.brl(march["valor"]) in html
     excess = client.get("/usuario/alerta/excesso/?id=7", headers=BEARER).json["alertas"]
     variation = client.get("/usuario/alerta/variacao/?id=7", headers=BEARER).json["alertas"]
     assert excess and variation
