@@ -114,7 +114,7 @@ def test_invoice_links_and_acknowledge_buttons_appear_once_their_routes_exist(ap
         app.extensions["energia"].database.dispose()
     assert '<a href="/fatura/7/2024-03">Ver fatura de março de 2024</a>' in html
     assert 'data-reconhecer="/usuario/alerta/reconhecer/"' in html
-    assert re.search(r'<button type="button" data-reconhecer="\d+" data-cliente="7"', html)
+    assert re.search(r'<button type="button" disabled data-reconhecer="\d+" data-cliente="7"', html)
 
 
 def test_the_operator_page_lists_customers_states_alerts_and_rejected_readings(app):

@@ -134,6 +134,7 @@ def sign_in(page: Page, stack: Stack, token: str) -> None:
     page.goto(stack.base + "/")
     page.get_by_label("Token de acesso").fill(token)
     page.get_by_role("button", name="Entrar").click()
+    expect(page.locator("[data-pronto]")).to_have_count(1)  # the page's script has wired everything
 
 
 @functools.cache
@@ -262,6 +263,7 @@ def test_a_chosen_period_is_drawn_and_its_csv_is_what_the_api_gives(page, stack)
 def test_the_operator_signs_in_with_a_link_and_sees_customers_alerts_and_rejected_readings(page, stack):
     page.goto(f"{stack.base}/#token={ADMIN}")  # what `make demo` prints: the token never reaches a log
     expect(page).to_have_url(stack.base + "/operador/")
+    expect(page.locator("#operador")).to_have_attribute("data-pronto", "1")
     customer = page.locator('#clientes tr[data-cliente="7"]')
     expect(customer).to_contain_text("Ana Souza")
     latest = stack.get("/usuario/", id=7)["ultima_leitura"]

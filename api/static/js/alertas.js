@@ -20,5 +20,6 @@ export function wireAlerts(path) {
       }
       notice.hidden = false;
     });
+    button.disabled = false;
   });
 }

@@ -2,4 +2,6 @@
 
 import { wireAlerts } from "./alertas.js";
 
-wireAlerts(document.getElementById("operador")?.dataset.reconhecer);
+const root = document.getElementById("operador");
+wireAlerts(root.dataset.reconhecer);
+root.dataset.pronto = "1"; // everything is wired (the browser tests wait for this)

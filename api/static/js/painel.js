@@ -90,6 +90,7 @@ function periodFigureElement() {
   return periodFigure;
 }
 
+periodForm.querySelector('button[type="submit"]').disabled = false;
 periodForm.addEventListener("submit", async (event) => {
   event.preventDefault();
   const params = { id, escala: periodForm.elements.escala.value, inicio: periodForm.elements.inicio.value, fim: periodForm.elements.fim.value };
@@ -138,6 +139,7 @@ function years(answer) {
   return answer.periodos.map((period) => (period.inicio ?? "").slice(0, 4)).filter(Boolean).join(", ");
 }
 
+queryForm.querySelector('button[type="submit"]').disabled = false;
 queryForm.addEventListener("submit", async (event) => {
   event.preventDefault();
   const [year, month, dayOfMonth] = queryForm.elements.data.value.split("-");
@@ -166,3 +168,5 @@ queryForm.addEventListener("submit", async (event) => {
     queryResult.replaceChildren(element("p", { class: "aviso", role: "alert" }, error.message));
   }
 });
+
+root.dataset.pronto = "1"; // everything is wired (the browser tests wait for this)
