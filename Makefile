@@ -11,7 +11,12 @@ PYTHON3 ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := $(VENV)/.stamps
-OS_PACKAGES := mosquitto mosquitto-clients python3-venv
+OS_PACKAGES := mosquitto mosquitto-clients python3-venv chromium chromium-l10n
+# npm comes from Debian's package only when no npm is on the PATH (a NodeSource nodejs has its own).
+NPM_PACKAGE := $(if $(shell command -v npm),,npm)
+VENDOR := api/static/vendor
+# The front-end files the pages serve, copied from node_modules/ (nothing comes from a CDN).
+VENDOR_FILES := $(VENDOR)/chart.umd.min.js $(VENDOR)/chart.umd.min.js.map $(VENDOR)/chart.js-LICENSE.md
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 PYTEST_ARGS ?=
@@ -23,12 +28,9 @@ help:
 	@echo "make demo       broker, ingest worker, API and five meters; Ctrl-C stops them all"
 	@echo "make test       the whole test suite (PYTEST_ARGS='-k broker' to pass pytest options)"
 	@echo "make clean      caches, build output and set-up stamps (keeps $(VENV)/ and data/)"
-	@echo "make distclean  clean, and delete $(VENV)/ too"
+	@echo "make distclean  clean, and delete $(VENV)/, node_modules/ and $(VENDOR)/ too"
 
-setup: $(STAMPS)/os-packages $(STAMPS)/python
-# HOOK (lead): front-end packages: add $(STAMPS)/npm above, made by a rule that runs `npm ci`
-#              and depends on package-lock.json, like $(STAMPS)/python below.
-# HOOK (lead): browser tests: add `chromium` to OS_PACKAGES above (installed the same way).
+setup: $(STAMPS)/os-packages $(STAMPS)/python $(STAMPS)/npm $(VENDOR_FILES)
 
 demo: setup
 	$(PY) -m demo
@@ -37,10 +39,11 @@ test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # Installs only what dpkg lacks; `apt-get update` only when the install fails (stale lists on a
-# fresh machine), so a machine that has everything never touches the network.
-$(STAMPS)/os-packages:
+# fresh machine), so a machine that has everything never touches the network. The check runs
+# again when the Makefile changes, so a package added to the list is installed on the next setup.
+$(STAMPS)/os-packages: Makefile
 	@missing=""; \
-	for package in $(OS_PACKAGES); do \
+	for package in $(OS_PACKAGES) $(NPM_PACKAGE); do \
 	  dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$package"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -58,9 +61,20 @@ $(STAMPS)/python: pyproject.toml | $(PY)
 	$(PY) -m pip install --disable-pip-version-check -e '.[test]'
 	@mkdir -p $(@D) && touch $@
 
+# Re-installs only when package-lock.json changed; `npm ci` installs exactly the locked versions.
+$(STAMPS)/npm: package-lock.json | $(STAMPS)/os-packages
+	npm ci --ignore-scripts --no-audit --no-fund
+	@mkdir -p $(@D) && touch $@
+
+$(VENDOR)/chart.umd.min.js $(VENDOR)/chart.umd.min.js.map: $(VENDOR)/%: $(STAMPS)/npm
+	@mkdir -p $(@D) && cp node_modules/chart.js/dist/$* $@
+
+$(VENDOR)/chart.js-LICENSE.md: $(STAMPS)/npm
+	@mkdir -p $(@D) && cp node_modules/chart.js/LICENSE.md $@
+
 clean:
 	rm -rf .pytest_cache .hypothesis test-output build dist *.egg-info $(STAMPS)
 	find . -path ./$(VENV) -prune -o -path ./node_modules -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) node_modules $(VENDOR)

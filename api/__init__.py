@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from api import db, errors, middleware, pages, routes
+from api import charts, db, errors, live, middleware, pages, routes, sessions
 from api.encoding import JSONProvider
 from core.config import Settings
 from core.tokens import admin_token
@@ -34,9 +34,12 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     token, _ = admin_token(settings.admin_token, settings.data_dir)
     database = db.open_database(settings, run_migrations=app.config["MIGRATE"])
     db.init_app(app, db.Context(settings, database, token))
+    sessions.init_app(app, settings.data_dir)
     errors.register_error_handlers(app)
     app.after_request(middleware.secure_headers)
     app.register_blueprint(pages.bp)
     app.register_blueprint(routes.bp)
+    app.register_blueprint(charts.bp)
+    app.register_blueprint(live.bp)
     app.wsgi_app = middleware.QueryStringLimit(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -1,12 +1,22 @@
-"""Bearer tokens (SPEC §5): the admin token may do everything, a customer's token only its own data."""
+"""Who asks (SPEC §5): the admin token may do everything, a customer's token only its own data.
+
+A request proves it with `Authorization: Bearer <token>`, or, from the web pages, with the
+signed session cookie opened by signing in (api.sessions). The header, when present, is the
+only proof looked at. Either way the SPEC's order holds: nobody known 401, then the route's
+own 400, 403 and 404; a cookie-authenticated request that changes anything without the
+session's anti-CSRF token is refused 403 before any of its input is read.
+"""
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 
+from flask import has_request_context, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api import sessions
 from api.errors import Forbidden, Unauthenticated
 from core.models import Customer
 from core.tokens import hash_token, same_token
@@ -46,8 +56,18 @@ def identify(session: Session, token: str, admin_token: str) -> Principal | None
     return None if customer_id is None else Principal(customer_id)
 
 
+def identify_hash(session: Session, token_hash: str, admin_token: str) -> Principal | None:
+    """The principal whose token has this SHA-256 (a session's), or None."""
+    if hmac.compare_digest(token_hash.encode(), hash_token(admin_token).encode()):
+        return ADMIN
+    customer_id = session.scalar(select(Customer.id).where(Customer.token_hash == token_hash))
+    return None if customer_id is None else Principal(customer_id)
+
+
 def authenticate(session: Session, header: str | None, admin_token: str) -> Principal:
-    """The principal of a request, or 401."""
+    """The principal of a request: its bearer token, else its session cookie; or 401."""
+    if header is None and has_request_context() and sessions.signed_in_hash() is not None:
+        return _from_cookie(session, admin_token)
     token = bearer_token(header)
     if token is None:
         raise Unauthenticated(
@@ -56,6 +76,20 @@ def authenticate(session: Session, header: str | None, admin_token: str) -> Prin
     principal = identify(session, token, admin_token)
     if principal is None:
         raise Unauthenticated("token desconhecido ou revogado: confira o token enviado em Authorization")
+    return principal
+
+
+def _from_cookie(session: Session, admin_token: str) -> Principal:
+    """The principal of the session cookie; 401 once its token is gone, 403 on a forged write."""
+    principal = identify_hash(session, sessions.signed_in_hash() or "", admin_token)
+    if principal is None:
+        sessions.close_session()
+        raise Unauthenticated("a sessão terminou (o token mudou ou o cliente foi removido): entre de novo em /")
+    if request.method not in sessions.SAFE_METHODS and not sessions.request_csrf_ok():
+        raise Forbidden(
+            f"pedido sem o token anti-CSRF da sessão: envie o cabeçalho {sessions.CSRF_HEADER} "
+            "com o valor que a página recebeu (ou use Authorization: Bearer)"
+        )
     return principal
 
 

@@ -271,8 +271,10 @@ def _paths() -> dict[str, Any]:
 
 
 def openapi_document() -> dict[str, Any]:
-    """The whole document."""
-    return {
+    """The whole document, with the routes of the web pages (api.openapi_web)."""
+    from api import openapi_web  # imported here: it builds on this module's patterns
+
+    return openapi_web.extend({
         "openapi": "3.0.3",
         "info": {
             "title": "Energia — medição inteligente",
@@ -288,7 +290,7 @@ def openapi_document() -> dict[str, Any]:
         "paths": _paths(),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "parameters": PARAMETERS,
-            "schemas": SCHEMAS,
+            "parameters": dict(PARAMETERS),
+            "schemas": dict(SCHEMAS),
         },
-    }
+    })

@@ -107,6 +107,18 @@ class Series:
         low = self.register_at(start)
         return Decimal(0) if high is None or low is None else high - low
 
+    def energy_between(self, boundaries: Sequence[int]) -> list[Decimal]:
+        """Energy in Wh of each interval `[boundaries[i], boundaries[i + 1])`, boundaries ascending.
+
+        Each boundary's register is looked up once, so n intervals cost n + 1 lookups, and each
+        interval's figure is exactly what `consumption_wh` answers for it.
+        """
+        registers = [self.register_at(instant) for instant in boundaries]
+        return [
+            Decimal(0) if low is None or high is None else high - low
+            for low, high in zip(registers, registers[1:])
+        ]
+
     def count(self, start: int, end: int) -> int:
         """How many readings lie in `[start, end)`."""
         return self.session.scalar(

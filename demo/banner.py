@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 from pathlib import Path
+from urllib.parse import quote
 
 # `python -m ingest decode` turns mosquitto_sub's "<topic> <payload in hex>" lines into readings.
 DECODE = ".venv/bin/python -m ingest decode"
@@ -36,6 +37,10 @@ def banner(
         f"  Admin token        {admin}",
         customer_line,
         "",
+        "Open a link to sign in to the dashboard (the token stays in the browser, out of server logs):",
+        *([f"  customer {first}  {sign_in_link(base_url, tokens[first])}"] if first is not None else []),
+        f"  operator    {sign_in_link(base_url, admin)}",
+        "",
         f"Customer {curl_id}, with the accumulated total:",
         f"  curl -H {shlex.quote('Authorization: Bearer ' + curl_token)} '{base_url}/usuario/?id={curl_id}'",
         "",
@@ -48,6 +53,11 @@ def banner(
         f"customer tokens in {_shown(data_dir / 'secrets')}/.",
         "",
     ])
+
+
+def sign_in_link(base_url: str, token: str) -> str:
+    """A link that signs in with `token`: the page reads the fragment, which browsers never send."""
+    return f"{base_url}/#token={quote(token, safe='')}"
 
 
 def _shown(path: Path) -> str:

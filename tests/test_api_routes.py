@@ -471,7 +471,7 @@ def test_the_sign_in_page(site):
     text = page.get_data(as_text=True)
     assert '<html lang="pt-BR">' in text and 'name="token"' in text
     accepted = site.client.post("/", data={"token": site.tokens[1]})
-    assert accepted.status_code == 200 and "cliente 1" in accepted.get_data(as_text=True)
+    assert accepted.status_code == 303 and accepted.headers["Location"] == "/painel/"
     refused = site.client.post("/", data={"token": "nope"})
     assert refused.status_code == 200 and "Token desconhecido" in refused.get_data(as_text=True)
 
