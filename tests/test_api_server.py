@@ -154,3 +154,11 @@ def test_a_rotated_token_stops_in_every_worker_at_once(procs, tmp_path, free_por
                 assert session.get(f"{base}/usuario/?id=3", headers={"Authorization": f"Bearer {old}"},
                                    timeout=5).status_code == 401
         assert requests.get(f"{base}/usuario/?id=3", headers={"Authorization": f"Bearer {new}"}, timeout=5).ok
+
+
+def test_a_chunked_body_over_64_kib_is_a_json_413(procs, tmp_path, free_port):
+    _, base = start_api(procs, tmp_path, free_port, ENERGY_ADMIN_TOKEN=ADMIN)
+    chunks = (b"a" * 4096 for _ in range(40))  # 160 KiB with no Content-Length: Transfer-Encoding chunked
+    answer = requests.post(f"{base}/usuario/cadastro/", data=chunks, timeout=10,
+                           headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"})
+    assert answer.status_code == 413 and answer.json()["erro"]
