@@ -11,7 +11,8 @@ PYTHON3 ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := $(VENV)/.stamps
-OS_PACKAGES := mosquitto mosquitto-clients python3-venv
+# mosquitto-dev, libmosquitto-dev, gcc, libc6-dev: to build the broker's session guard plugin (broker/guard.py)
+OS_PACKAGES := mosquitto mosquitto-clients python3-venv mosquitto-dev libmosquitto-dev gcc libc6-dev openssl
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 PYTEST_ARGS ?=
@@ -37,8 +38,9 @@ test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # Installs only what dpkg lacks; `apt-get update` only when the install fails (stale lists on a
-# fresh machine), so a machine that has everything never touches the network.
-$(STAMPS)/os-packages:
+# fresh machine), so a machine that has everything never touches the network. Checked again when
+# this Makefile changes (OS_PACKAGES may have grown).
+$(STAMPS)/os-packages: Makefile
 	@missing=""; \
 	for package in $(OS_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$package"; \
