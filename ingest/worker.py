@@ -37,6 +37,7 @@ BATCH_WAIT_S = 0.05
 OUTBOX_EVERY_S = 0.5
 SUMMARY_EVERY_S = 10.0
 INTERNAL_ERROR = "internal_error"
+SESSION_TAKEN_OVER = 0x8E  # MQTT v5 DISCONNECT reason code
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,9 @@ class Worker:
         )
         if username:
             client.username_pw_set(username, password)
+        if self.settings.mqtt_tls.enabled:
+            ca_file = self.settings.mqtt_tls.ca_file
+            client.tls_set(ca_certs=str(ca_file) if ca_file else None)
         client.reconnect_delay_set(min_delay=1, max_delay=2)
         client.max_inflight_messages_set(100)  # our own publishes (alerts)
         client.on_connect = self._on_connect
@@ -103,8 +107,9 @@ class Worker:
         properties.SessionExpiryInterval = SESSION_EXPIRY_S
         properties.ReceiveMaximum = self.settings.ingest_batch
         log.info(
-            "ingest worker %s connecting to %s:%s, subscribing to %s",
-            self.settings.ingest_client_id, self.settings.mqtt_host, self.settings.mqtt_port, self.topic(),
+            "ingest worker %s connecting to %s:%s%s, subscribing to %s",
+            self.settings.ingest_client_id, self.settings.mqtt_host, self.settings.mqtt_port,
+            " over TLS" if self.settings.mqtt_tls.enabled else "", self.topic(),
         )
         self.client.connect_async(
             self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30,
@@ -261,7 +266,11 @@ class Worker:
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
         self.metrics.connected = False
-        if not self.stopping.is_set():
+        if getattr(reason_code, "value", None) == SESSION_TAKEN_OVER:
+            log.error("another client connected with this worker's client id %s and took its session: "
+                      "give each worker its own INGEST_CLIENT_ID, and load the broker's session guard",
+                      self.settings.ingest_client_id)
+        elif not self.stopping.is_set():
             log.warning("disconnected from the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
