@@ -67,13 +67,9 @@ def cache_dir() -> Path:
 def config_lines(library: Path, claims: Path, service_users: Iterable[str], reserved: dict[str, str]) -> list[str]:
     """The mosquitto.conf lines that load the plugin."""
     pairs = " ".join(f"{client_id}={user}" for client_id, user in sorted(reserved.items()))
-    lines = [
-        "# Session guard (broker/session_guard.c): no account may connect with a client id that",
-        "# another account's session holds, so no meter can take over the ingest worker's backlog.",
+    return [
         f"plugin {library}",
         f"plugin_opt_service_users {' '.join(service_users)}",
+        *([f"plugin_opt_reserved {pairs}"] if pairs else []),
         f"plugin_opt_claims_file {claims}",
     ]
-    if pairs:
-        lines.insert(4, f"plugin_opt_reserved {pairs}")
-    return lines

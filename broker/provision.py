@@ -123,9 +123,9 @@ def setup(
         _give_to_broker(folder)
     _check_reachable(made.directory)
     template = template or default_template()
-    extra = _guard_lines(made, guard, reserved_ids)
+    plugin = _guard_lines(made, guard, reserved_ids)
     tail = _tls_lines(made, tls) if tls else []
-    _write(made.config_path, render_config(template.read_text(), made, template, extra, tail), 0o644)
+    _write(made.config_path, render_config(template.read_text(), made, template, plugin, tail), 0o644)
     _write(made.acl_path, acl_text(), 0o644)
     with _locked(made):
         _write_passwords(made, _hash(made, _accounts(made.data_dir, meters)))
@@ -159,10 +159,15 @@ def default_template() -> Path:
 
 
 def render_config(template: str, made: BrokerSetup, source: Path | None = None,
-                  after_acl: Iterable[str] = (), tail: Iterable[str] = ()) -> str:
-    """The template with its listener and file locations pointed at the set-up, all else kept;
-    `after_acl` lines follow the acl_file line (global options), `tail` lines end the file
-    (listeners, whose options are the lines after them)."""
+                  plugin: Iterable[str] = (), tail: Iterable[str] = ()) -> str:
+    """The template with its listener and file locations pointed at the set-up, all else kept.
+
+    `plugin` lines replace the template's commented-out `#plugin...` lines (or follow its
+    acl_file line when it has none); `tail` lines end the file (listeners, whose options are the
+    lines after them).
+    """
+    plugin = list(plugin)
+    placeholders = any(line.startswith("#plugin") for line in template.splitlines())
     rewrites = {
         "password_file": made.password_path,
         "acl_file": made.acl_path,
@@ -175,6 +180,10 @@ def render_config(template: str, made: BrokerSetup, source: Path | None = None,
     for line in template.splitlines():
         words = line.split()
         key = words[0] if words and not words[0].startswith("#") else None
+        if line.startswith("#plugin"):
+            out += plugin if "#plugin" not in seen else []
+            seen.add("#plugin")
+            continue
         if key == "listener":
             if key in seen:
                 raise ProvisionError("the template has several listeners; the set-up renders exactly one")
@@ -185,8 +194,8 @@ def render_config(template: str, made: BrokerSetup, source: Path | None = None,
             line = f"log_dest file {made.log_path}"
         seen.add(key or "")
         out.append(line)
-        if key == "acl_file":
-            out += list(after_acl)
+        if key == "acl_file" and plugin and not placeholders:
+            out += ["# Session guard (broker/session_guard.c): see the project's mosquitto.conf.", *plugin]
     if "pid_file" not in seen:
         out += ["", "# Written by the broker at start; `python -m broker add-meter` sends SIGHUP to it.",
                 f"pid_file {made.pid_path}"]
