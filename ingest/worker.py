@@ -37,7 +37,6 @@ BATCH_WAIT_S = 0.05
 OUTBOX_EVERY_S = 0.5
 SUMMARY_EVERY_S = 10.0
 INTERNAL_ERROR = "internal_error"
-SESSION_TAKEN_OVER = 0x8E  # MQTT v5 DISCONNECT reason code
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,11 +265,7 @@ class Worker:
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
         self.metrics.connected = False
-        if getattr(reason_code, "value", None) == SESSION_TAKEN_OVER:
-            log.error("another client connected with this worker's client id %s and took its session: "
-                      "give each worker its own INGEST_CLIENT_ID, and load the broker's session guard",
-                      self.settings.ingest_client_id)
-        elif not self.stopping.is_set():
+        if not self.stopping.is_set():
             log.warning("disconnected from the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:

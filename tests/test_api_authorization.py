@@ -120,3 +120,14 @@ def test_every_answer_is_uncacheable_json_with_security_headers(site):
         assert answer.headers["Cache-Control"] == "no-store"
         assert answer.headers["X-Content-Type-Options"] == "nosniff"
         assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+
+
+def test_pages_carry_the_security_headers(site):
+    for answer in (site.client.get("/"), site.client.post("/", data={"token": site.tokens[ATTACKER]})):
+        assert answer.status_code == 200 and answer.mimetype == "text/html"
+        policy = answer.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["Referrer-Policy"] == "no-referrer"
+        assert answer.headers["Cache-Control"] == "no-store"

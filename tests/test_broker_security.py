@@ -120,9 +120,11 @@ def test_without_the_guard_a_meter_wipes_the_workers_backlog(tmp_path, procs, db
     """Why the guard exists: stock Mosquitto gives the session to whoever presents the client id."""
     with RunningBroker(tmp_path / "plain", data_dir=tmp_path / "data", guard=False) as broker:
         worker = start_worker(procs, broker)
+        assert broker.accepts(7, client_id=INGEST_ID, **SESSION)  # meter 7's own password suffices
+        worker.wait_for_log("disconnected from the broker")  # the running worker was thrown out
         assert worker.stop(signal.SIGTERM) == 0
         assert set(broker.client(8).publish_many([(topic_for(8), reading(8, n, 100 + n)) for n in range(20)])) == {ACCEPTED}
-        assert broker.accepts(7, client_id=INGEST_ID, clean_start=True)  # meter 7's own password suffices
+        assert broker.accepts(7, client_id=INGEST_ID, clean_start=True)
         start_worker(procs, broker)
         assert broker.client(8).publish(topic_for(8), reading(8, 30, 999)) == ACCEPTED
         assert wait_stored(db, 8, 1) == [999]  # the 20 queued readings are gone
