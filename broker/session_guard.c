@@ -38,6 +38,7 @@
 
 #define MAX_CLAIMS 4096
 #define MAX_SERVICES 16
+#define MAX_ID_LENGTH 512  /* longer ids are not claimed (and a claims line fits the read buffer) */
 #define METER_PREFIX "meter-"
 
 struct claim {
@@ -138,7 +139,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	const char *id = mosquitto_client_id(ed->client);
 	(void)event; (void)userdata;
 
-	if(id && is_service(user) && !owner_of(id) && !strpbrk(id, "\t\r\n")){
+	if(id && is_service(user) && strlen(id) < MAX_ID_LENGTH && !strpbrk(id, "\t\r\n") && !owner_of(id)){
 		if(add_claim(id, user) == 1){
 			save_claim(user, id);
 			mosquitto_log_printf(MOSQ_LOG_NOTICE, "session guard: client id %s now belongs to %s", id, user);
@@ -149,7 +150,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 
 static void load_claims(void)
 {
-	char line[1024];
+	char line[MAX_ID_LENGTH + 128];
 	FILE *file = fopen(claims_path, "r");
 	if(!file) return;
 	while(fgets(line, sizeof(line), file)){
