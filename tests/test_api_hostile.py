@@ -42,6 +42,8 @@ RAW_QUERIES = [
 
 def valid_for(schema: dict[str, Any], value: str) -> bool:
     """Whether the documented schema of a query parameter accepts this text."""
+    if "enum" in schema:
+        return value in [str(item) for item in schema["enum"]]
     if schema.get("type") == "integer":
         if not re.fullmatch(r"-?(0|[1-9][0-9]{0,30})", value):  # longer ones are out of any range here
             return False
@@ -85,8 +87,9 @@ def malformed_grid(site: Site) -> list[tuple[Operation, list[tuple[str, str]]]]:
                 query[name] = value
                 grid.append((operation, list(query.items())))
             # the same parameter twice with two different values
-            example = str(parameter["example"])
-            grid.append((operation, [*operation.query().items(), (name, example + "0")]))
+            valid = operation.query().get(name)
+            if valid is not None:
+                grid.append((operation, [*operation.query().items(), (name, valid + "0")]))
     return grid
 
 

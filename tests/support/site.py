@@ -8,6 +8,7 @@ covered by every test built on it without touching the tests.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import find
+from hypothesis import strategies as st
 
 from api import create_app
 from core.config import Settings
@@ -86,9 +89,9 @@ class Operation:
         return [parameter["name"] for parameter in self.parameters]
 
     def query(self, **overrides: Any) -> dict[str, str]:
-        """Every parameter at its documented example, some replaced (None drops one); overrides
-        of parameters the operation does not take are left out."""
-        values = {parameter["name"]: parameter["example"] for parameter in self.parameters}
+        """Every parameter at a valid value (`valid_value`), some replaced (None drops one);
+        overrides of parameters the operation does not take are left out."""
+        values = {parameter["name"]: valid_value(parameter) for parameter in self.parameters}
         values.update({name: value for name, value in overrides.items() if name in values})
         return {name: str(value) for name, value in values.items() if value is not None}
 
@@ -97,7 +100,7 @@ class Operation:
         content = self.spec.get("requestBody", {}).get("content", {}).get("application/json")
         if content is None:
             return None
-        return resolve(document, content["schema"])["example"]
+        return resolve(document, content["schema"]).get("example")
 
     def url(self, query: dict[str, str] | list[tuple[str, str]] | str) -> str:
         """The path with a query string (a string is used as it is)."""
@@ -106,6 +109,30 @@ class Operation:
 
     def __str__(self) -> str:
         return f"{self.method.upper()} {self.path}"
+
+
+def valid_value(parameter: dict[str, Any]) -> Any:
+    """A valid value of a query parameter: its documented example; else, when it is required,
+    the first of its enum, its minimum, or the simplest text its pattern accepts; else None
+    (left out, so the route's default applies)."""
+    if "example" in parameter:
+        return parameter["example"]
+    if not parameter.get("required"):
+        return None
+    schema = parameter.get("schema", {})
+    if "enum" in schema:
+        return schema["enum"][0]
+    if schema.get("type") == "integer":
+        return schema.get("minimum", 1)
+    if "pattern" in schema:
+        return simplest_match(schema["pattern"])
+    return "x"
+
+
+@functools.cache
+def simplest_match(pattern: str) -> str:
+    """The simplest text a regular expression accepts (hypothesis shrinks to it, deterministically)."""
+    return find(st.from_regex(pattern, fullmatch=True), lambda _: True)
 
 
 def resolve(document: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
