@@ -11,7 +11,10 @@ PYTHON3 ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := $(VENV)/.stamps
-OS_PACKAGES := mosquitto mosquitto-clients python3-venv chromium chromium-l10n
+# mosquitto-dev, libmosquitto-dev, gcc, libc6-dev: to build the broker's session guard plugin
+# (broker/guard.py); chromium, chromium-l10n: the browser tests (pt-BR date inputs need l10n).
+OS_PACKAGES := mosquitto mosquitto-clients python3-venv mosquitto-dev libmosquitto-dev gcc libc6-dev openssl \
+	chromium chromium-l10n
 # npm comes from Debian's package only when no npm is on the PATH (a NodeSource nodejs has its own).
 NPM_PACKAGE := $(if $(shell command -v npm),,npm)
 VENDOR := api/static/vendor

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from api import charts, db, errors, live, middleware, pages, routes, sessions
+from api import charts, db, errors, live, middleware, pages, routes, sessions, tokens
 from api.encoding import JSONProvider
 from core.config import Settings
 from core.tokens import admin_token
@@ -41,5 +41,6 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     app.register_blueprint(routes.bp)
     app.register_blueprint(charts.bp)
     app.register_blueprint(live.bp)
+    app.register_blueprint(tokens.bp)
     app.wsgi_app = middleware.QueryStringLimit(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -11,22 +11,37 @@ MAX_QUERY_STRING = 8 * 1024
 
 COMMON_HEADERS = {
     "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",  # for browsers that predate CSP frame-ancestors
+    "Referrer-Policy": "no-referrer",  # URLs carry customer ids
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
 }
 HTML_POLICY = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
 
 def secure_headers(response: Response) -> Response:
-    """Add the security headers; JSON (customer data) is never stored by caches."""
+    """Add the security headers. Answers carry customer data or tokens, so no cache keeps them
+    unless a view says otherwise (static files, when they come, set their own Cache-Control)."""
     for name, value in COMMON_HEADERS.items():
         response.headers.setdefault(name, value)
     html = response.mimetype == "text/html"
     response.headers.setdefault("Content-Security-Policy", HTML_POLICY if html else DATA_POLICY)
-    if response.mimetype == "application/json":
-        response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def error_document(status: int, message: str) -> tuple[bytes, list[tuple[str, str]]]:
+    """The body and headers of a JSON error answered outside Flask (WSGI middleware, gunicorn)."""
+    body = json.dumps({"erro": message}, ensure_ascii=False).encode("utf-8")
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),
+        ("Content-Security-Policy", DATA_POLICY),
+        *COMMON_HEADERS.items(),
+    ]
+    return body, headers
 
 
 class QueryStringLimit:
@@ -41,13 +56,6 @@ class QueryStringLimit:
         if len(environ.get("QUERY_STRING", "")) <= self.limit:
             return self.app(environ, start_response)
         message = f"a query string passa de {self.limit // 1024} KiB; envie menos parâmetros ou valores menores"
-        body = json.dumps({"erro": message}, ensure_ascii=False).encode("utf-8")
-        headers = [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-            ("Content-Security-Policy", DATA_POLICY),
-            *COMMON_HEADERS.items(),
-        ]
+        body, headers = error_document(414, message)
         start_response("414 URI Too Long", headers)
         return [body]

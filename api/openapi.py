@@ -60,8 +60,15 @@ READ_ERRORS = {
 
 
 def _query_parameter(name: str, description: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
-    """A query parameter."""
-    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+    """A query parameter, with a valid example (tests fill every route's parameters from them)."""
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema,
+            "example": EXAMPLES[name]}
+
+
+EXAMPLES: dict[str, Any] = {
+    "id": 7, "mes": "03", "ano": 2024, "data": "2024-03-01", "horario": "12:00:", "limite": 100,
+    "apos": 1709305200000, "estado": "aberto",
+}
 
 
 PARAMETERS = {
@@ -103,6 +110,7 @@ SCHEMAS: dict[str, Any] = {
     "NovoCliente": {
         "type": "object",
         "required": ["id", "nome", "endereco"],
+        "example": {"id": 3, "nome": "vitor", "endereco": "rua c"},
         "properties": {
             "id": {"type": "integer", "minimum": 1, "maximum": params.MAX_ID},
             "nome": {"type": "string", "minLength": 1, "maxLength": params.MAX_TEXT, "pattern": params.TEXT_PATTERN},
@@ -114,6 +122,13 @@ SCHEMAS: dict[str, Any] = {
             "type": "object", "required": ["token"],
             "properties": {"token": {"type": "string", "description": "Token do cliente; mostrado só agora"}},
         }],
+    },
+    "NovoToken": {
+        "type": "object", "required": ["id", "token"],
+        "properties": {
+            "id": {"type": "integer"},
+            "token": {"type": "string", "description": "O novo token; mostrado só agora. O anterior deixa de valer."},
+        },
     },
     "Remocao": {
         "type": "object", "required": ["id", "removido"],
@@ -243,6 +258,15 @@ def _paths() -> dict[str, Any]:
                 "403": _error("Só o administrador cadastra"),
                 "409": _error("Já existe cliente com esse id"),
                 "default": _error("Outro erro (405, 413...)"),
+            },
+        }},
+        "/usuario/token/": {"post": {
+            "operationId": "novo_token",
+            "summary": "Troca o token de um cliente (administrador ou o próprio cliente); o anterior deixa de valer",
+            "parameters": [_param("id")],
+            "responses": {
+                "200": _json(_ref("NovoToken"), "O novo token"),
+                **{code: READ_ERRORS[code] for code in ("400", "401", "403", "404", "default")},
             },
         }},
         "/usuario/delete/": {"delete": {

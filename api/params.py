@@ -228,9 +228,11 @@ def customer_body(raw: bytes) -> NewCustomer:
     if not raw.strip():
         raise ParamError(f"o corpo está vazio: envie um objeto JSON como {example}")
     try:
-        document = json.loads(raw)
+        # JSON travels as UTF-8 (RFC 8259 §8.1); json.loads would also guess UTF-16 or UTF-32 from
+        # raw bytes, so a filter in front and this API could read the same body differently.
+        document = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):
-        raise ParamError(f"o corpo não é JSON válido: envie um objeto como {example}") from None
+        raise ParamError(f"o corpo não é JSON válido em UTF-8: envie um objeto como {example}") from None
     if not isinstance(document, dict):
         raise ParamError(f"o corpo deve ser um objeto JSON como {example}")
     problems = [problem for problem in (

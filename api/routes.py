@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from api import auth, db, params, queries, windows
-from api.errors import Conflict, NotFound, error_response
+from api.errors import Conflict, NotFound, error_response, read_body
 from api.openapi import openapi_document
 from core.customers import AlreadyRegistered, delete_customer, register
 from core.models import Customer, MeterState
@@ -168,7 +168,7 @@ def alerta_excesso() -> Response:
 def cadastro() -> tuple[Response, int, dict[str, str]]:
     """Register a customer (admin only); its readings sent before are billed at once."""
     principal = _principal()
-    body = params.customer_body(request.get_data(cache=False))
+    body = params.customer_body(read_body())
     auth.require_admin(principal)
     session, settings = db.session(), db.context().settings
     try:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from broker import provision
 from broker.provision import ProvisionError
+from broker.tls import TlsListener
+from core.config import DEFAULT_CLIENT_ID
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,9 +29,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_setup(args: argparse.Namespace) -> int:
     """Render the config and write passwords, ACL and folders."""
-    made = provision.setup(_directory(args), args.port, _data_dir(args), args.meters, host=args.host)
-    print(f"broker set-up in {made.directory} (listener {made.host}:{made.port}, "
-          f"{len(provision.meters(made))} meters)")
+    tls = None
+    if args.tls_port is not None or args.tls_cert or args.tls_key:
+        if args.tls_port is None or not args.tls_cert or not args.tls_key:
+            raise ProvisionError("a TLS listener needs --tls-port, --tls-cert and --tls-key together")
+        tls = TlsListener(args.tls_port, Path(args.tls_cert), Path(args.tls_key), args.tls_host)
+    guard = {"auto": None, "on": True, "off": False}[args.session_guard]
+    reserved = {DEFAULT_CLIENT_ID, os.environ.get("INGEST_CLIENT_ID") or DEFAULT_CLIENT_ID,
+                *(args.reserve_client_id or [])}
+    made = provision.setup(_directory(args), args.port, _data_dir(args), args.meters, host=args.host,
+                           tls=tls, guard=guard, reserved_ids=reserved)
+    listeners = f"{made.host}:{made.port}" + (f", TLS on port {made.tls_port}" if made.tls_port else "")
+    print(f"broker set-up in {made.directory} (listener {listeners}, {len(provision.meters(made))} meters, "
+          f"session guard {'on' if provision.guarded(made) else 'OFF'})")
     print(f"run it with: python -m broker run --dir {made.directory}")
     return 0
 
@@ -97,6 +109,7 @@ def _directory(args: argparse.Namespace) -> Path:
 
 _EXAMPLES = """examples:
   python -m broker setup --port 1883 --meters 1-5     # in data/broker, secrets from data/secrets
+  python -m broker setup --tls-port 8883 --tls-cert server.crt --tls-key server.key
   python -m broker run                                # Mosquitto in the foreground
   python -m broker add-meters --first 6 --count 995   # the running broker reloads, no restart
   mosquitto_sub -u watcher -P "$(python -m broker password watcher)" -t 'alerts/+'
@@ -117,6 +130,15 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("--port", type=int, default=1883, help="listener port (default 1883)")
     make.add_argument("--host", default="127.0.0.1", help="listener address (default 127.0.0.1)")
     make.add_argument("--meters", type=parse_ids, default=[], help='meter ids to provision, e.g. "1-5,8"')
+    make.add_argument("--tls-port", type=int, help="also listen with TLS on this port (needs --tls-cert, --tls-key)")
+    make.add_argument("--tls-cert", help="PEM file of the server certificate (chain)")
+    make.add_argument("--tls-key", help="PEM file of the server's private key")
+    make.add_argument("--tls-host", help="address of the TLS listener (default: that of --host)")
+    make.add_argument("--session-guard", choices=("auto", "on", "off"), default="auto",
+                      help="the plugin that stops session take-overs: auto builds it when it can (default)")
+    make.add_argument("--reserve-client-id", action="append", metavar="ID",
+                      help="a client id of the ingest account from the start (repeatable; energy-ingest "
+                           "and $INGEST_CLIENT_ID always are); others are claimed on first use")
     make.set_defaults(command=cmd_setup)
 
     add = commands.add_parser("add-meter", parents=[common], help="add one meter and reload the broker")

@@ -22,7 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from broker import guard as session_guard
+from broker import tls as tls_listener
 from broker.acl import acl_text
+from core.config import DEFAULT_CLIENT_ID
 from core.credentials import (  # INGEST_SECRET, WATCHER_SECRET: secret files of the services' passwords
     INGEST_SECRET,
     INGEST_USER,
@@ -57,6 +60,7 @@ class BrokerSetup:
     data_dir: Path
     host: str
     port: int
+    tls_port: int | None = None
 
     @property
     def config_path(self) -> Path:
@@ -100,15 +104,28 @@ def setup(
     meters: Iterable[int] = (),
     host: str = "127.0.0.1",
     template: Path | None = None,
+    tls: tls_listener.TlsListener | None = None,
+    guard: bool | None = None,
+    reserved_ids: Iterable[str] = (DEFAULT_CLIENT_ID,),
 ) -> BrokerSetup:
-    """Write a runnable set-up into `directory`; its accounts are ingest, watcher and `meters`."""
-    made = BrokerSetup(_usable_dir(directory), Path(data_dir).resolve(), host, _port(port))
+    """Write a runnable set-up into `directory`; its accounts are ingest, watcher and `meters`.
+
+    `tls` adds a TLS listener. `guard` loads the session guard: True requires it, None (the
+    default) loads it when it can be built and warns when not, False leaves it out.
+    `reserved_ids` are the client ids that belong to the ingest account from the start.
+    """
+    made = BrokerSetup(_usable_dir(directory), Path(data_dir).resolve(), host, _port(port),
+                       _port(tls.port) if tls else None)
+    if tls and tls.port == port:
+        raise ProvisionError(f"the TLS listener needs a port of its own, not {port}")
     for folder in (made.directory, made.persistence_dir, made.log_path.parent):
         folder.mkdir(parents=True, exist_ok=True)
         _give_to_broker(folder)
     _check_reachable(made.directory)
     template = template or default_template()
-    _write(made.config_path, render_config(template.read_text(), made, template), 0o644)
+    plugin = _guard_lines(made, guard, reserved_ids)
+    tail = _tls_lines(made, tls) if tls else []
+    _write(made.config_path, render_config(template.read_text(), made, template, plugin, tail), 0o644)
     _write(made.acl_path, acl_text(), 0o644)
     with _locked(made):
         _write_passwords(made, _hash(made, _accounts(made.data_dir, meters)))
@@ -124,12 +141,13 @@ def load(directory: Path, data_dir: Path) -> BrokerSetup:
         raise ProvisionError(
             f"no broker set-up in {directory}: run `python -m broker setup --dir {directory}` first"
         )
-    for line in config.read_text().splitlines():
-        words = line.split()
-        if words[:1] == ["listener"]:
-            host = words[2] if len(words) > 2 else "0.0.0.0"
-            return BrokerSetup(directory, Path(data_dir).resolve(), host, int(words[1]))
-    raise ProvisionError(f"{config} has no listener line: run `python -m broker setup` again")
+    listeners = [line.split() for line in config.read_text().splitlines() if line.split()[:1] == ["listener"]]
+    if not listeners:
+        raise ProvisionError(f"{config} has no listener line: run `python -m broker setup` again")
+    words = listeners[0]
+    host = words[2] if len(words) > 2 else "0.0.0.0"
+    tls_port = int(listeners[1][1]) if len(listeners) > 1 else None
+    return BrokerSetup(directory, Path(data_dir).resolve(), host, int(words[1]), tls_port)
 
 
 def default_template() -> Path:
@@ -140,8 +158,16 @@ def default_template() -> Path:
     raise ProvisionError("cannot find the project's mosquitto.conf: run from the repository root")
 
 
-def render_config(template: str, made: BrokerSetup, source: Path | None = None) -> str:
-    """The template with its listener and file locations pointed at the set-up, all else kept."""
+def render_config(template: str, made: BrokerSetup, source: Path | None = None,
+                  plugin: Iterable[str] = (), tail: Iterable[str] = ()) -> str:
+    """The template with its listener and file locations pointed at the set-up, all else kept.
+
+    `plugin` lines replace the template's commented-out `#plugin...` lines (or follow its
+    acl_file line when it has none); `tail` lines end the file (listeners, whose options are the
+    lines after them).
+    """
+    plugin = list(plugin)
+    placeholders = any(line.startswith("#plugin") for line in template.splitlines())
     rewrites = {
         "password_file": made.password_path,
         "acl_file": made.acl_path,
@@ -154,6 +180,10 @@ def render_config(template: str, made: BrokerSetup, source: Path | None = None) 
     for line in template.splitlines():
         words = line.split()
         key = words[0] if words and not words[0].startswith("#") else None
+        if line.startswith("#plugin"):
+            out += plugin if "#plugin" not in seen else []
+            seen.add("#plugin")
+            continue
         if key == "listener":
             if key in seen:
                 raise ProvisionError("the template has several listeners; the set-up renders exactly one")
@@ -164,12 +194,58 @@ def render_config(template: str, made: BrokerSetup, source: Path | None = None) 
             line = f"log_dest file {made.log_path}"
         seen.add(key or "")
         out.append(line)
+        if key == "acl_file" and plugin and not placeholders:
+            out += ["# Session guard (broker/session_guard.c): see the project's mosquitto.conf.", *plugin]
     if "pid_file" not in seen:
         out += ["", "# Written by the broker at start; `python -m broker add-meter` sends SIGHUP to it.",
                 f"pid_file {made.pid_path}"]
+    out += list(tail)
     text = "\n".join(out) + "\n"
     _check_required(text)
     return text
+
+
+def guarded(made: BrokerSetup) -> bool:
+    """Whether the set-up loads the session guard."""
+    return f"plugin {made.directory / session_guard.LIBRARY_NAME}" in made.config_path.read_text().splitlines()
+
+
+def _guard_lines(made: BrokerSetup, wanted: bool | None, reserved_ids: Iterable[str]) -> list[str]:
+    """Copy the session guard into the set-up and return its config lines (none when left out)."""
+    if wanted is False:
+        return []
+    reserved = {}
+    for client_id in reserved_ids:
+        if not client_id or any(c.isspace() or c == "=" for c in client_id):
+            raise ProvisionError(f"client id {client_id!r} cannot be reserved: no spaces or '=' in it")
+        reserved[client_id] = INGEST_USER
+    try:
+        built = session_guard.build()
+    except session_guard.GuardUnavailable as error:
+        if wanted:
+            raise ProvisionError(f"the session guard cannot be built: {error}") from None
+        log.warning("the broker runs without the session guard (any account can take over another's "
+                    "session by its client id): %s", error)
+        return []
+    library = made.directory / session_guard.LIBRARY_NAME
+    shutil.copyfile(built, library)
+    os.chmod(library, 0o755)
+    claims = made.persistence_dir / session_guard.CLAIMS_NAME
+    return session_guard.config_lines(library, claims, [INGEST_USER], reserved)
+
+
+def _tls_lines(made: BrokerSetup, tls: tls_listener.TlsListener) -> list[str]:
+    """Copy certificate and key into the set-up (the key for the broker's eyes only); the listener block."""
+    try:
+        tls.check()
+    except tls_listener.TlsError as error:
+        raise ProvisionError(str(error)) from None
+    certfile, keyfile = tls_listener.installed_paths(made.directory)
+    certfile.parent.mkdir(exist_ok=True)
+    _give_to_broker(certfile.parent)
+    _write(certfile, Path(tls.certfile).read_text(), 0o644)
+    _write(keyfile, Path(tls.keyfile).read_text(), 0o600)
+    return tls_listener.config_lines(tls.port, tls.host or made.host, certfile, keyfile)
 
 
 def credentials(data_dir: Path, account: str | int) -> tuple[str, str]:

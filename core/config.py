@@ -37,6 +37,14 @@ class AlertConfig:
 
 
 @dataclass(frozen=True)
+class MqttTls:
+    """TLS to the broker: on with `MQTT_TLS=1` (the system's CAs) or `MQTT_TLS_CA=<PEM file>`."""
+
+    enabled: bool = False
+    ca_file: Path | None = None  # None: the system's trusted CAs
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a process needs to know about its environment."""
 
@@ -44,6 +52,7 @@ class Settings:
     mqtt_port: int = 1883
     mqtt_username: str | None = None
     mqtt_password: str | None = None
+    mqtt_tls: MqttTls = field(default_factory=MqttTls)
     data_dir: Path = Path("data")
     db_url: str = ""
     config_path: Path | None = None
@@ -77,6 +86,7 @@ class Settings:
             mqtt_port=_port(env.get("MQTT_PORT"), "MQTT_PORT", 1883),
             mqtt_username=env.get("MQTT_USERNAME") or None,
             mqtt_password=env.get("MQTT_PASSWORD") or None,
+            mqtt_tls=_mqtt_tls(env.get("MQTT_TLS"), env.get("MQTT_TLS_CA")),
             data_dir=data_dir,
             db_url=normalize_db_url(env.get("ENERGY_DB_URL") or default_db_url(data_dir)),
             config_path=config_path,
@@ -205,6 +215,21 @@ def _admin_token(raw: str | None) -> str | None:
             f"ENERGY_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} characters long"
         )
     return raw
+
+
+def _mqtt_tls(flag: str | None, ca_file: str | None) -> MqttTls:
+    """MQTT_TLS (1/true/yes or 0/false/no) and MQTT_TLS_CA; a CA file alone turns TLS on."""
+    if flag and flag.lower() not in ("1", "true", "yes", "0", "false", "no"):
+        raise ConfigError(f"MQTT_TLS must be 1 or 0 (true or false), not {flag!r}")
+    enabled = bool(flag and flag.lower() in ("1", "true", "yes"))
+    if not ca_file:
+        return MqttTls(enabled)
+    if flag and not enabled:
+        raise ConfigError("MQTT_TLS_CA is set but MQTT_TLS turns TLS off: drop one of them")
+    path = Path(ca_file)
+    if not path.is_file():
+        raise ConfigError(f"MQTT_TLS_CA points at {path}, which is not a file (a PEM file of the broker's CA)")
+    return MqttTls(True, path)
 
 
 def _path_or_none(raw: str | None) -> Path | None:

@@ -88,6 +88,9 @@ class Worker:
         )
         if username:
             client.username_pw_set(username, password)
+        if self.settings.mqtt_tls.enabled:
+            ca_file = self.settings.mqtt_tls.ca_file
+            client.tls_set(ca_certs=str(ca_file) if ca_file else None)
         client.reconnect_delay_set(min_delay=1, max_delay=2)
         client.max_inflight_messages_set(100)  # our own publishes (alerts)
         client.on_connect = self._on_connect
@@ -103,8 +106,9 @@ class Worker:
         properties.SessionExpiryInterval = SESSION_EXPIRY_S
         properties.ReceiveMaximum = self.settings.ingest_batch
         log.info(
-            "ingest worker %s connecting to %s:%s, subscribing to %s",
-            self.settings.ingest_client_id, self.settings.mqtt_host, self.settings.mqtt_port, self.topic(),
+            "ingest worker %s connecting to %s:%s%s, subscribing to %s",
+            self.settings.ingest_client_id, self.settings.mqtt_host, self.settings.mqtt_port,
+            " over TLS" if self.settings.mqtt_tls.enabled else "", self.topic(),
         )
         self.client.connect_async(
             self.settings.mqtt_host, self.settings.mqtt_port, keepalive=30,

@@ -41,6 +41,8 @@ class Login:
     port: int
     username: str
     password: str | None
+    tls: bool = False
+    tls_ca: str | None = None  # with tls, None trusts the system's CAs
 
 
 def site_key(data_dir: Path) -> str | None:
@@ -53,7 +55,9 @@ def login_for(meter_id: int, settings: Settings, key: str | None) -> Login:
     """MQTT_USERNAME or the decimal id; MQTT_PASSWORD, else the password derived from the site key, else none."""
     username = settings.mqtt_username or str(meter_id)
     password = settings.mqtt_password or (meter_password(key, meter_id) if key else None)
-    return Login(settings.mqtt_host, settings.mqtt_port, username, password)
+    ca_file = settings.mqtt_tls.ca_file
+    return Login(settings.mqtt_host, settings.mqtt_port, username, password,
+                 settings.mqtt_tls.enabled, str(ca_file) if ca_file else None)
 
 
 class Link:
@@ -155,6 +159,8 @@ def _client(meter_id: int, login: Login) -> mqtt.Client:
     """A paho client for one meter, set up but not connected."""
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"meter-{meter_id}", protocol=mqtt.MQTTv5)
     client.username_pw_set(login.username, login.password)
+    if login.tls:
+        client.tls_set(ca_certs=login.tls_ca)
     client.max_queued_messages_set(QUEUE_LIMIT)
     client.connect_timeout = CONNECT_TIMEOUT_S
     client.connect_async(login.host, login.port, keepalive=KEEPALIVE_S)

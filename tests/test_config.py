@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigError, Settings
+from core.config import ConfigError, MqttTls, Settings
 
 
 def test_defaults(tmp_path):
@@ -82,3 +82,19 @@ def test_bad_toml_values_are_named(tmp_path, body, fragment):
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({"ENERGY_CONFIG": str(config)})
     assert fragment in str(caught.value)
+
+
+def test_mqtt_tls_is_off_by_default_and_on_with_a_ca_file(tmp_path):
+    assert not Settings.from_env({}).mqtt_tls.enabled
+    assert Settings.from_env({"MQTT_TLS": "1"}).mqtt_tls == MqttTls(True, None)
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    tls = Settings.from_env({"MQTT_TLS_CA": str(ca)}).mqtt_tls
+    assert tls.enabled and tls.ca_file == ca
+
+
+@pytest.mark.parametrize("env", [{"MQTT_TLS": "maybe"}, {"MQTT_TLS_CA": "/nonexistent/ca.crt"},
+                                 {"MQTT_TLS": "0", "MQTT_TLS_CA": __file__}])
+def test_bad_mqtt_tls_settings_are_refused(env):
+    with pytest.raises(ConfigError, match="MQTT_TLS"):
+        Settings.from_env(env)

@@ -53,10 +53,11 @@ class RunningBroker:
     gives child processes, so an ingest worker or a meter started with that environment logs in
     by itself. `workdir` keeps the broker's log (`mosquitto.log`); its other files live apart.
     Persistence is on: `restart()` keeps sessions and queued messages, as in production.
+    `setup_options` go to `broker.provision.setup` (tls=, guard=, reserved_ids=).
     """
 
     def __init__(self, workdir: Path, meters: Iterable[int] = range(1, 21), host: str = "127.0.0.1",
-                 port: int | None = None, data_dir: Path | None = None):
+                 port: int | None = None, data_dir: Path | None = None, **setup_options: object):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else self.workdir / "data"
@@ -64,7 +65,8 @@ class RunningBroker:
         self.port = port or free_port(host)
         self.directory = new_broker_folder()  # apart from workdir: see new_broker_folder
         try:
-            self.setup = provision.setup(self.directory, self.port, self.data_dir, meters, host=host)
+            self.setup = provision.setup(self.directory, self.port, self.data_dir, meters, host=host,
+                                         **setup_options)  # type: ignore[arg-type]
         except BaseException:
             shutil.rmtree(self.directory, ignore_errors=True)
             raise
@@ -85,6 +87,8 @@ class RunningBroker:
                 stderr=console, start_new_session=True,
             )
         wait_until(lambda: self._ready(offset), timeout, lambda: f"the broker to start\n{self.log_text()}")
+        if self.setup.tls_port:
+            wait_until(lambda: port_open(self.host, self.setup.tls_port), timeout, "the TLS listener")
         log.info("broker pid %s listens on %s:%s", self.pid, self.host, self.port)
         return self
 
@@ -154,14 +158,15 @@ class RunningBroker:
         if provision.reload(self.setup):
             wait_until(lambda: not self.accepts(meter_id), timeout, f"meter {meter_id} to be refused")
 
-    def accepts(self, account: str | int) -> bool:
-        """Whether the broker lets this account log in right now."""
-        return connack(self.host, self.port, *self.credentials(account)) == ACCEPTED
+    def accepts(self, account: str | int, **options: object) -> bool:
+        """Whether the broker lets this account log in right now (with MqttClient `options`)."""
+        return connack(self.host, self.port, *self.credentials(account), **options) == ACCEPTED
 
-    def client(self, account: str | int | None, **options: object) -> MqttClient:
-        """A connected MqttClient logged in as `account` (None: anonymous); closed by close()."""
+    def client(self, account: str | int | None, port: int | None = None, **options: object) -> MqttClient:
+        """A connected MqttClient logged in as `account` (None: anonymous), on the plain listener
+        or on `port`; closed by close()."""
         username, password = self.credentials(account) if account is not None else (None, None)
-        client = MqttClient(self.host, self.port, username, password, **options)  # type: ignore[arg-type]
+        client = MqttClient(self.host, port or self.port, username, password, **options)  # type: ignore[arg-type]
         self._clients.append(client)
         return client.connect()
 

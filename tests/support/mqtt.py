@@ -52,6 +52,7 @@ class MqttClient:
         clean_start: bool = True,
         session_expiry: int | None = None,
         timeout: float = 5.0,
+        tls_ca: str | None = None,
     ):
         self.host, self.port, self.timeout = host, port, timeout
         self.clean_start, self.session_expiry = clean_start, session_expiry
@@ -68,6 +69,8 @@ class MqttClient:
         )
         if username is not None:
             self._client.username_pw_set(username, password)
+        if tls_ca is not None:  # TLS, trusting this CA file
+            self._client.tls_set(ca_certs=tls_ca)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
@@ -167,9 +170,10 @@ class MqttClient:
 
 
 def connack(host: str, port: int, username: str | None = None, password: str | None = None,
-            timeout: float = 5.0) -> int:
-    """The broker's answer to a login with these credentials: 0 when accepted, else its reason code."""
-    client = MqttClient(host, port, username, password, timeout=timeout)
+            timeout: float = 5.0, **options: object) -> int:
+    """The broker's answer to a login with these credentials (and MqttClient `options`, such as
+    client_id): 0 when accepted, else its reason code."""
+    client = MqttClient(host, port, username, password, timeout=timeout, **options)  # type: ignore[arg-type]
     try:
         client.connect()
     except ConnectionRefused as refused:
