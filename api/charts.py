@@ -37,18 +37,15 @@ DATE_RE = re.compile(r"(?P<y>[0-9]{4})-(?P<m>[0-9]{2})-(?P<d>[0-9]{2})|(?P<d2>[0
 MAX_YEAR = params.MAX_YEAR - 1  # the day after the last one asked for must exist
 
 
-def parse_span(args: Args, today: date) -> scales.Span:
-    """`escala` (required), `inicio` and `fim` (optional local dates) as a span, or ParamError."""
+def parse_span(args: Args, today: date) -> tuple[scales.Span, bool]:
+    """`escala` (required), `inicio` and `fim` (optional local dates, in either order) as a span,
+    cut to what one answer holds, and whether it was cut; ParamError when malformed."""
     scale = params.required(args, "escala", "dia")
     if scale not in scales.SCALES:
         raise ParamError(f"escala inválida ({scale[:20]!r}): use hora, dia ou mes")
     first, last = _date(args, "inicio"), _date(args, "fim")
     default = scales.default_span(scale, last or today)
-    span = scales.Span(scale, first or default.first, last or default.last)
-    problem = span.problem()
-    if problem:
-        raise ParamError(problem)
-    return span
+    return scales.Span(scale, first or default.first, last or default.last).fitted()
 
 
 def _date(args: Args, name: str) -> date | None:
@@ -72,8 +69,10 @@ def _date(args: Args, name: str) -> date | None:
     return found
 
 
-def series_document(session: Session, customer_id: int, span: scales.Span, zone) -> dict[str, Any]:
-    """The intervals of a span with their consumption, and the total."""
+def series_document(session: Session, customer_id: int, span: scales.Span, zone,
+                    truncated: bool = False) -> dict[str, Any]:
+    """The intervals of a span with their consumption, and the total; `truncado` says the span
+    asked for was longer than one answer holds and this is its most recent part."""
     cuts = scales.boundaries(span, zone)
     series = Series(session, customer_id)
     energies = series.energy_between(cuts)
@@ -97,6 +96,7 @@ def series_document(session: Session, customer_id: int, span: scales.Span, zone)
         "inicio": iso(cuts[0], zone),
         "fim": iso(cuts[-1], zone),
         "consumo_kwh": kwh_from_wh(series.consumption_wh(cuts[0], cuts[-1])),
+        "truncado": truncated,
         "intervalos": intervals,
     }
 
@@ -106,9 +106,9 @@ def _requested() -> dict[str, Any]:
     who = access.principal()
     customer_id = params.customer_id(request.args)
     zone = db.context().settings.zone
-    span = parse_span(request.args, local_date(now_ms(), zone))
+    span, truncated = parse_span(request.args, local_date(now_ms(), zone))
     access.readable_customer(who, customer_id)
-    return series_document(db.session(), customer_id, span, zone)
+    return series_document(db.session(), customer_id, span, zone, truncated)
 
 
 @bp.get("/usuario/consumo/serie/", strict_slashes=False)

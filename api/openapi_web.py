@@ -62,7 +62,8 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "Serie": {
-        "type": "object", "required": ["id", "escala", "de", "ate", "inicio", "fim", "consumo_kwh", "intervalos"],
+        "type": "object",
+        "required": ["id", "escala", "de", "ate", "inicio", "fim", "consumo_kwh", "truncado", "intervalos"],
         "properties": {
             "id": {"type": "integer"},
             "escala": {"type": "string", "enum": list(scales.SCALES)},
@@ -71,6 +72,8 @@ SCHEMAS: dict[str, Any] = {
             "inicio": {"type": "string", "format": "date-time"},
             "fim": {"type": "string", "format": "date-time"},
             "consumo_kwh": {"type": "number"},
+            "truncado": {"type": "boolean",
+                         "description": "O período pedido passava do máximo: estes são os seus últimos dias"},
             "intervalos": {"type": "array", "items": _ref("Intervalo")},
         },
     },

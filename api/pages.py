@@ -113,12 +113,13 @@ def sign_out() -> BaseResponse:
 @bp.get("/painel/", strict_slashes=False)
 def painel() -> BaseResponse:
     """A customer's page: their own, or for the operator any customer's (`?id=N`)."""
+    wanted = params.customer_id(request.args) if "id" in request.args else None  # malformed: 400 first
     principal = _page_principal()
     if principal is None:
         return redirect(url_for("pages.index"), 303)
-    if "id" not in request.args and principal.is_admin:
+    if wanted is None and principal.is_admin:
         return redirect(url_for("pages.operador"), 303)
-    customer_id = params.customer_id(request.args) if "id" in request.args else principal.customer_id
+    customer_id = wanted if wanted is not None else principal.customer_id
     assert customer_id is not None
     customer = access.readable_customer(principal, customer_id)
     page = dashboard.customer_page(db.session(), customer, db.context().settings, now_ms())

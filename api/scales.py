@@ -29,19 +29,19 @@ class Span:
     first: date
     last: date
 
-    def problem(self) -> str | None:
-        """Why this span cannot be answered, in words a person can act on; None when it can."""
-        if self.last < self.first:
-            return "fim é anterior a inicio: troque as datas"
+    def fitted(self) -> tuple["Span", bool]:
+        """This span with its ends in order and cut to the most one answer holds, keeping its
+        last day (the recent end is what a chart shows); and whether it had to be cut."""
+        first, last = sorted((self.first, self.last))
         if self.scale == MONTH:
-            months = (self.last.year - self.first.year) * 12 + self.last.month - self.first.month + 1
+            months = (last.year - first.year) * 12 + last.month - first.month + 1
             if months > MAX_MONTHS:
-                return f"o período tem {months} meses; com escala=mes, peça até {MAX_MONTHS}"
-            return None
-        days = (self.last - self.first).days + 1
-        if days > MAX_DAYS[self.scale]:
-            return f"o período tem {days} dias; com escala={self.scale}, peça até {MAX_DAYS[self.scale]}"
-        return None
+                index = last.year * 12 + last.month - MAX_MONTHS
+                return Span(self.scale, date(index // 12, index % 12 + 1, 1), last), True
+            return Span(self.scale, first, last), False
+        if (last - first).days + 1 > MAX_DAYS[self.scale]:
+            return Span(self.scale, last - timedelta(days=MAX_DAYS[self.scale] - 1), last), True
+        return Span(self.scale, first, last), False
 
 
 def default_span(scale: str, today: date) -> Span:

@@ -125,3 +125,11 @@ def test_the_operator_page_lists_customers_states_alerts_and_rejected_readings(a
     assert 'data-estado="sem_leituras"' in rows["8"]
     assert "Mensagem malformada" in html and "meters/7/reading" in html
     assert "Alertas abertos" in html and "Consumo excessivo" in html
+
+
+@pytest.mark.parametrize("bad", ["4294967296", "0", "abc", "07"])
+def test_a_malformed_id_on_the_customer_page_is_400_even_before_signing_in(app, bad):
+    for headers in ({}, BEARER):
+        answer = app.test_client().get(f"/painel/?id={bad}", headers=headers)
+        assert answer.status_code == 400 and "erro" in answer.json
+    assert app.test_client().get("/painel/?id=7").status_code == 303  # well formed, no session: sign in
