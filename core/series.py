@@ -11,12 +11,14 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.models import Reading, ReadingFlag
+
+PROBES = 8  # up to this many instants, probing each beats loading the readings between them
 
 
 @dataclass(frozen=True)
@@ -87,19 +89,49 @@ class Series:
         Before the first reading it is the first reading's value (energy counts from there);
         after the last one it stays at the last value (no extrapolation).
         """
+        return self.reading_at(instant).register
+
+    def reading_at(self, instant: int) -> "Boundary":
+        """The adjusted register at an instant and the readings it was taken from."""
         before = self.at_or_before(instant)
         if before is not None and before.ts == instant:
-            return Decimal(self.adjusted(before.ts, before.wh))
+            return Boundary(instant, Decimal(self.adjusted(before.ts, before.wh)), ((before.ts, before.wh),))
         after = self.after(instant)
-        if before is None and after is None:
-            return None
-        if before is None:
-            return Decimal(self.adjusted(after.ts, after.wh))
-        low = self.adjusted(before.ts, before.wh)
-        if after is None:
-            return Decimal(low)
-        high = self.adjusted(after.ts, after.wh)
-        return Decimal(low) + Decimal(high - low) * (instant - before.ts) / (after.ts - before.ts)
+        used = tuple((reading.ts, reading.wh) for reading in (before, after) if reading is not None)
+        return Boundary(instant, self._curve(used).at(instant), used)
+
+    def registers(self, instants: Iterable[int]) -> dict[int, Decimal]:
+        """The adjusted register at each instant, zero without readings.
+
+        A few instants are probed one by one (two index lookups each); many, such as the period
+        boundaries of a time-of-use month, are read from the readings between them, loaded once.
+        """
+        wanted = sorted(set(instants))
+        if not wanted:
+            return {}
+        if len(wanted) <= PROBES:
+            return {instant: self.register_at(instant) or Decimal(0) for instant in wanted}
+        curve = self.curve(wanted[0], wanted[-1])
+        return {instant: curve.at(instant) for instant in wanted}
+
+    def curve(self, start: int, end: int) -> "Curve":
+        """The register from `start` to `end` in memory: the readings between them and one either side."""
+        rows = self.session.execute(
+            select(Reading.ts, Reading.wh)
+            .where(Reading.meter_id == self.meter_id, Reading.ts >= start, Reading.ts <= end)
+            .order_by(Reading.ts)
+        ).all()
+        points = [(ts, wh) for ts, wh in rows]
+        if not points or points[0][0] > start:
+            before = self.at_or_before(start)
+            points[:0] = [(before.ts, before.wh)] if before is not None else []
+        if not points or points[-1][0] < end:
+            after = self.after(end)
+            points += [(after.ts, after.wh)] if after is not None else []
+        return self._curve(points)
+
+    def _curve(self, points: Sequence[tuple[int, int]]) -> "Curve":
+        return Curve(tuple(ts for ts, _ in points), tuple(self.adjusted(ts, wh) for ts, wh in points))
 
     def consumption_wh(self, start: int, end: int) -> Decimal:
         """Energy measured in `[start, end)`, in Wh (zero without readings)."""
@@ -154,6 +186,36 @@ class Series:
             if found is not None:
                 return found
         return None
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """The register at a cycle boundary and the readings (`(ts, raw Wh)`) it was interpolated from."""
+
+    instant: int
+    register: Decimal | None
+    readings: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Adjusted register values at reading times, interpolated as `Series.register_at` does. Pure."""
+
+    times: tuple[int, ...]
+    values: tuple[int, ...]
+
+    def at(self, instant: int) -> Decimal | None:
+        """The register at `instant`; None without readings."""
+        if not self.times:
+            return None
+        index = bisect.bisect_right(self.times, instant)
+        if index == 0:
+            return Decimal(self.values[0])
+        low_ts, low = self.times[index - 1], self.values[index - 1]
+        if low_ts == instant or index == len(self.times):
+            return Decimal(low)
+        high_ts, high = self.times[index], self.values[index]
+        return Decimal(low) + Decimal(high - low) * (instant - low_ts) / (high_ts - low_ts)
 
 
 def _ceil(value: Decimal) -> int:
