@@ -63,13 +63,15 @@ def cycle_span(cycle: Cycle, day: int, zone: ZoneInfo, previous: Bill | None) ->
 def bill_cycles(state: MeterState, day: int, zone: ZoneInfo, frozen: Sequence[Bill]) -> tuple[Cycle, Cycle]:
     """The customer's first and current (open) cycles.
 
-    From the cycle of the first reading (or the first frozen bill) to that of the latest one, and
-    never a frozen one: after a later closing day, the readings just past the last frozen bill
-    belong to the next cycle, which runs from that bill's end to the new closing day.
+    From the cycle of the first reading to that of the latest one, as the closing day says now;
+    but frozen bills keep their cycles: none starts before the first frozen bill unless readings
+    do, and the open cycle always comes after the last frozen one (after a move to a later
+    closing day, it runs from that bill's end to the new closing day).
     """
     first, current = cycle_of(state.first_ts, day, zone), cycle_of(state.last_ts, day, zone)
     if frozen:
-        first = min(first, Cycle(frozen[0].ano, frozen[0].mes))
+        earliest = Cycle(frozen[0].ano, frozen[0].mes)
+        first = min(first, earliest) if state.first_ts < frozen[0].inicio else earliest
         current = max(current, Cycle(frozen[-1].ano, frozen[-1].mes).next())
     return first, current
 

@@ -44,7 +44,7 @@ def parse_schedule(table: Mapping[str, Any]) -> t.Schedule:
     schedule = t.Schedule(
         plans=plans,
         default_plan=default_plan,
-        default_connection=_choice(table, "default_connection", "tariff", list(minimum), None),
+        default_connection=_choice(table, "default_connection", "tariff", [None, *minimum], None),
         minimum_by_connection=minimum,
         taxes=_versions(table, "taxes", _taxes),
         flag_values=_versions(table, "flags", _flag_values),
@@ -68,18 +68,18 @@ def _plan(raw: Any, key: str) -> tuple[t.PlanVersion, ...]:
 def _plan_version(raw: Any, key: str) -> t.PlanVersion:
     """One version of a plan; its kind follows from its keys (`blocks`, `peak`, or prices)."""
     entry = _mapping(raw, key)
-    valid_from = _date(entry.get("valid_from"), f"{key}.valid_from")
     kind = t.BLOCKS if "blocks" in entry else t.TIME_OF_USE if "peak" in entry else t.FLAT
+    allowed = {t.BLOCKS: {"blocks"}, t.TIME_OF_USE: {"peak", "intermediate", *t.PERIODS},
+               t.FLAT: {"tusd", "te", "price_per_kwh"}}[kind]
+    _known(entry, {"valid_from", "kind", *allowed}, key)
     if entry.get("kind", kind) != kind:
         raise TariffError(f"{key}.kind says {entry['kind']!r} but its keys describe a {kind} plan "
                           "(blocks: `blocks`; time_of_use: `peak`; flat: `tusd`/`te` or `price_per_kwh`)")
+    valid_from = _date(entry.get("valid_from"), f"{key}.valid_from")
     if kind == t.BLOCKS:
-        _known(entry, {"valid_from", "kind", "blocks"}, key)
         return t.PlanVersion(valid_from, kind, blocks=_blocks(entry["blocks"], f"{key}.blocks"))
     if kind == t.TIME_OF_USE:
-        _known(entry, {"valid_from", "kind", "peak", "intermediate", *t.PERIODS}, key)
         return t.PlanVersion(valid_from, kind, time_of_use=_time_of_use(entry, key))
-    _known(entry, {"valid_from", "kind", "tusd", "te", "price_per_kwh"}, key)
     return t.PlanVersion(valid_from, kind, rate=_rate(entry, key))
 
 
@@ -288,7 +288,8 @@ def _list(table: Mapping[str, Any], name: str, parent: str) -> list:
 def _choice(table: Mapping[str, Any], name: str, parent: str, options: list, default: Any) -> Any:
     raw = table.get(name, default)
     if raw not in options:
-        raise TariffError(f"{parent}.{name} must be one of {', '.join(map(str, options))}, not {raw!r}")
+        named = ", ".join(str(option) for option in options if option is not None)
+        raise TariffError(f"{parent}.{name} must be one of {named}, not {raw!r}")
     return raw
 
 
