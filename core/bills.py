@@ -212,7 +212,9 @@ def open_bill_document(computed: CycleBill, customer: Customer, state: MeterStat
     factor = projection_factor(elapsed, computed.end - since)
     projected = pricing.price(computed.usage.scaled(factor), settings.schedule, computed.terms.pricing(settings),
                               computed.adjustment)
-    details = computed.details or {}
+    details = dict(computed.details or {})
+    if state.last_ts is not None:  # "current reading" of an open bill: the latest one so far
+        details["leitura_atual"] = {**details.get("leitura_atual", {}), "em": iso(state.last_ts, zone)}
     return {
         "id": customer.id,
         "ano": computed.cycle.ano,
