@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from core import pricing
@@ -40,7 +40,7 @@ class CycleBill:
     end: int
     start_register: Decimal  # adjusted register at the cycle's start, Wh (the cycle's own)
     end_register: Decimal  # at its end, or at the latest reading while open, Wh
-    priced: PricedBill
+    priced: PricedBill | None  # None when computed with `priced=False`
     review: bool
     billed_from: Decimal | None = None  # the previous frozen bill's end register, when there is one
     adjustment: pricing.Adjustment | None = None  # what a late reading changed at the start since
@@ -83,16 +83,23 @@ def previous_bill(frozen: Sequence[Bill], cycle: Cycle) -> Bill | None:
 
 
 def compute(series: Series, cycle: Cycle, customer: Customer, settings: Settings,
-            previous: Bill | None = None) -> CycleBill:
-    """Measure and price one cycle from the readings stored now."""
+            previous: Bill | None = None, priced: bool = True) -> CycleBill:
+    """Measure and price one cycle from the readings stored now.
+
+    With `priced=False`, only the span and the start register (all that arming the open cycle's
+    alert checks needs): `end_register`, `priced` and the rest are left empty.
+    """
     terms = terms_of(customer, settings)
     zone = settings.zone
     start, end = cycle_span(cycle, terms.closing_day, zone, previous)
-    opening, closing = series.reading_at(start), series.reading_at(end)
-    low, high = opening.register or Decimal(0), closing.register or Decimal(0)
+    if not priced:
+        low = series.reading_at(start).register or Decimal(0)
+        return CycleBill(cycle, start, end, low, low, None, False, terms=terms)
     usage = layout(start, end, zone, settings.schedule, terms.plan)
-    registers = series.registers(usage.instants() - {start, end})
-    measured = usage.measured({**registers, start: low, end: high})
+    found = series.boundaries(usage.instants())
+    opening, closing = found[start], found[end]
+    low, high = opening.register or Decimal(0), closing.register or Decimal(0)
+    measured = usage.measured({instant: boundary.register or Decimal(0) for instant, boundary in found.items()})
     billed_from = Decimal(previous.end_register) if previous is not None else None
     adjustment = None
     if billed_from is not None and low != billed_from:
@@ -122,17 +129,14 @@ def _previous_reading(previous: Bill | None, zone: ZoneInfo) -> dict[str, Any] |
 
 
 def _has_flags(series: Series, start: int, end: int) -> bool:
-    return bool(
-        series.session.scalar(
-            select(
-                exists().where(
-                    ReadingFlag.meter_id == series.meter_id,
-                    ReadingFlag.ts >= start,
-                    ReadingFlag.ts < end,
-                )
-            )
-        )
-    )
+    """Whether a step inside the cycle was flagged for the operator (the bill is then for review)."""
+    return bool(series.session.scalar(_FLAGGED, {"meter": series.meter_id, "start": start, "end": end}))
+
+
+# Built once: settling thousands of meters would otherwise spend more time building statements than running them.
+_FLAGGED = select(exists().where(ReadingFlag.meter_id == bindparam("meter"), ReadingFlag.ts >= bindparam("start"),
+                                 ReadingFlag.ts < bindparam("end")))
+_FROZEN = select(Bill).where(Bill.customer_id == bindparam("customer")).order_by(Bill.ano, Bill.mes)
 
 
 def freeze(computed: CycleBill, customer: Customer, now_ms: int) -> Bill:
@@ -237,6 +241,4 @@ def open_bill_document(computed: CycleBill, customer: Customer, state: MeterStat
 
 def frozen_bills(session: Session, customer_id: int) -> list[Bill]:
     """A customer's closed bills, oldest first."""
-    return list(
-        session.scalars(select(Bill).where(Bill.customer_id == customer_id).order_by(Bill.ano, Bill.mes))
-    )
+    return list(session.scalars(_FROZEN, {"customer": customer_id}))

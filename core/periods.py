@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 from datetime import date, datetime, timedelta, timezone
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -57,6 +58,7 @@ def day_start(day: date, zone: ZoneInfo) -> int:
     return wall_instant(day, 0, zone)
 
 
+@functools.lru_cache(maxsize=4096)  # every meter of a neighbourhood asks for the same days
 def wall_instant(day: date, minute: int, zone: ZoneInfo) -> int:
     """The first instant whose local wall time is at least `minute` minutes past `day`'s midnight.
 
@@ -93,6 +95,7 @@ def closing_date(ano: int, mes: int, closing_day: int) -> date:
     return date(ano, mes, min(closing_day, calendar.monthrange(ano, mes)[1]))
 
 
+@functools.lru_cache(maxsize=4096)  # settling a neighbourhood asks for the same few cycles over and over
 def cycle_bounds(cycle: Cycle, closing_day: int, zone: ZoneInfo) -> tuple[int, int]:
     """`[start, end)` of the cycle billed in `cycle.mes`, in milliseconds."""
     before = cycle.previous()

@@ -45,7 +45,7 @@ def settle(session: Session, customer: Customer, state: MeterState, settings: Se
         _check_variation(session, series, customer, computed, bills, settings, now_ms)
         bills = frozen_bills(session, customer.id)
         log.info("closed bill %s of customer %s: %s kWh", cycle.label(), customer.id, computed.priced.consumo_kwh)
-    open_cycle = compute(series, current, customer, settings, previous_bill(bills, current))
+    open_cycle = compute(series, current, customer, settings, previous_bill(bills, current), priced=False)
     state.cycle_end = open_cycle.end
     state.excess_at = _check_excess(session, series, customer, open_cycle, bills, settings, now_ms)
 
