@@ -29,6 +29,7 @@ class Bar:
 
     @property
     def center(self) -> float:
+        """Where the bar's labels are centred."""
         return self.x + self.width / 2
 
 

@@ -62,6 +62,7 @@ def change() -> Response:
 
 
 def _customer(customer_id: int) -> Customer:
+    """The current registration of an id, or 404."""
     customer = db.session().get(Customer, customer_id)
     if customer is None:
         raise NotFound(f"não há cliente com id {customer_id}")
@@ -114,6 +115,7 @@ def validated_terms(document: dict[str, Any], plans: Iterable[str]) -> dict[str,
 
 
 def _object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or 400."""
     if not raw.strip():
         raise ParamError(f"o corpo está vazio: envie um objeto JSON como {EXAMPLE}")
     try:

@@ -60,6 +60,7 @@ def short_month(ano: int, mes: int) -> str:
 
 
 def _parse(value: str | date | datetime) -> date | datetime:
+    """A date or an aware datetime from ISO-8601 text."""
     if isinstance(value, (date, datetime)):
         return value
     return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)

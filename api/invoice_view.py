@@ -53,6 +53,7 @@ def _reading(details: dict[str, Any], instant: str, register: Any, with_time: bo
 
 
 def _item(item: dict[str, Any]) -> dict[str, str]:
+    """A bill line with its figures written the Brazilian way."""
     quantity, unit = item.get("quantidade_kwh"), item.get("tarifa")
     return {
         "descricao": item["descricao"],
@@ -75,6 +76,7 @@ def _taxes(block: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _date(iso: str) -> date:
+    """The local date of an ISO-8601 instant."""
     return datetime.fromisoformat(iso).date()
 
 

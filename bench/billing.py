@@ -91,14 +91,7 @@ bands = [{ up_to_kwh = 50, amount = "0" }, { up_to_kwh = 100, amount = "3" }, { 
 
 def main() -> int:
     """Build the data, close every cycle, print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--customers", type=int, default=10_000)
-    parser.add_argument("--branca", type=float, default=0.25, help="share of customers on Tarifa Branca")
-    parser.add_argument("--batch", type=int, default=1000, help="closing readings per transaction")
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/energia-bench"))
-    parser.add_argument("--profile", action="store_true", help="print where the closing spends its time")
-    args = parser.parse_args()
-
+    args = parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     path = args.dir / "bench.db"
     for leftover in args.dir.glob("bench.db*"):
@@ -109,19 +102,13 @@ def main() -> int:
 
     started = time.perf_counter()
     last = build(path, args.customers, args.branca)
-    setup_s = time.perf_counter() - started
     readings = len(last) * ((END - START) // STEP)
-    print(f"set-up: {args.customers} customers, {readings:,} readings inserted in bulk in {setup_s:.1f} s "
-          f"({path.stat().st_size / 2**20:.0f} MiB)", flush=True)
+    print(f"set-up: {args.customers} customers, {readings:,} readings inserted in bulk in "
+          f"{time.perf_counter() - started:.1f} s ({path.stat().st_size / 2**20:.0f} MiB)", flush=True)
 
-    sessions = make_sessionmaker(engine)
     profiler = cProfile.Profile() if args.profile else None
     started, cpu_started = time.perf_counter(), time.process_time()
-    if profiler:
-        profiler.enable()
-    settled = close_cycles(sessions, settings, last, args.batch)
-    if profiler:
-        profiler.disable()
+    settled = close_cycles(make_sessionmaker(engine), settings, last, args.batch, profiler)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     engine.dispose()
 
@@ -138,6 +125,18 @@ def main() -> int:
         return 1
     shutil.rmtree(args.dir, ignore_errors=True)
     return 0
+
+
+def parse_args() -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--branca", type=float, default=0.25, help="share of customers on Tarifa Branca")
+    parser.add_argument("--batch", type=int, default=1000, help="closing readings per transaction")
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/energia-bench"), help="where the SQLite file goes")
+    parser.add_argument("--profile", action="store_true",
+                        help="print where the closing spends its time (BENCH_SORT=tottime to sort by own time)")
+    return parser.parse_args()
 
 
 def build(path: Path, customers: int, branca: float) -> dict[int, int]:
@@ -192,16 +191,21 @@ def insert_customer(connection: sqlite3.Connection, meter: int, plan: dict, regi
         end_register = start_register
 
 
-def close_cycles(sessions, settings: Settings, last: dict[int, int], batch: int) -> int:
+def close_cycles(sessions, settings: Settings, last: dict[int, int], batch: int,
+                 profiler: cProfile.Profile | None = None) -> int:
     """The reading at the cycle's end for every meter, through the worker's store, batch by batch."""
     settled = 0
     meters = sorted(last)
     received = END + 1_000
+    if profiler:
+        profiler.enable()
     for first in range(0, len(meters), batch):
         messages = [Message(topic_for(meter), encode(Wire(meter, END, last[meter] + 25)), received)
                     for meter in meters[first:first + batch]]
         with sessions.begin() as session:
             settled += store_batch(session, messages, settings, received).settled
+    if profiler:
+        profiler.disable()
     return settled
 
 

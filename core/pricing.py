@@ -58,9 +58,11 @@ class _Line:
 
     @property
     def exact(self) -> Decimal:
+        """Quantity times unit price, unrounded."""
         return Decimal(self.wh) / 1000 * self.unit
 
     def item(self) -> LineItem:
+        """The bill line, rounded half-up to the cent."""
         return LineItem(self.label, cents(self.exact), Decimal(self.wh) / 1000, self.unit, self.taxes.any)
 
 
@@ -165,6 +167,7 @@ def _energy_weights(usage: Usage, schedule: Schedule) -> tuple[list[tuple[int, K
 
 
 def _base_key(piece: EnergyPiece) -> Key:
+    """Where the minimum's shortfall goes in a piece: off-peak, or the flat quantity."""
     return OFF_PEAK if piece.version.kind == TIME_OF_USE else None
 
 
@@ -183,6 +186,7 @@ def _into_blocks(quantities: dict[tuple[int, Key], int], pieces: Sequence[Energy
 
 
 def _rate(version: PlanVersion, key: Key) -> Rate:
+    """The prices of one key of a piece: its period's, its block's, or the flat ones."""
     if version.kind == TIME_OF_USE:
         return version.time_of_use.rates[key]
     if version.kind == BLOCKS:
@@ -261,6 +265,7 @@ def _key_label(version: PlanVersion, key: Key) -> str:
 
 
 def _span_label(span: Span) -> str:
+    """` (10/05 a 27/05)`: the days a line covers, when a cycle has several pieces."""
     return f" ({span.first_day:%d/%m} a {span.last_day:%d/%m})"
 
 

@@ -136,6 +136,7 @@ class Series:
         return found
 
     def _curve(self, points: Sequence[tuple[int, int]]) -> "Curve":
+        """The interpolation over some readings, adjusted for resets."""
         return Curve(tuple(ts for ts, _ in points), tuple(self.adjusted(ts, wh) for ts, wh in points))
 
     def consumption_wh(self, start: int, end: int) -> Decimal:

@@ -146,6 +146,7 @@ def _window(raw: Any, key: str) -> t.Window:
 
 
 def _minutes(text: str, key: str) -> int:
+    """Minutes past midnight of `HH:MM` (24:00 is 1440)."""
     match = CLOCK_RE.fullmatch(text)
     minutes = int(match.group(1)) * 60 + int(match.group(2)) if match else -1
     if not 0 <= minutes <= 1440:
@@ -255,6 +256,7 @@ def _versions(table: Mapping[str, Any], name: str, parse: Callable[[Any, str], A
 
 
 def _sorted(versions: list, key: str) -> tuple:
+    """Versions in date order; two with the same `valid_from` are refused."""
     versions.sort(key=lambda version: version.valid_from)
     dates = [version.valid_from for version in versions]
     if len(set(dates)) != len(dates):
@@ -263,22 +265,26 @@ def _sorted(versions: list, key: str) -> tuple:
 
 
 def _known(entry: Mapping[str, Any], allowed: set[str], key: str) -> None:
+    """Refuse a key this table does not have (a typo must not turn a price off)."""
     unknown = sorted(set(entry) - set(allowed))
     if unknown:
         raise TariffError(f"{key}: unknown key {unknown[0]!r}; the keys here are {', '.join(sorted(allowed))}")
 
 
 def _mapping(raw: Any, key: str) -> Mapping[str, Any]:
+    """A TOML table, or a message that says one is expected."""
     if not isinstance(raw, Mapping):
         raise TariffError(f"{key} must be a table")
     return raw
 
 
 def _table(table: Mapping[str, Any], name: str, parent: str) -> Mapping[str, Any]:
+    """A sub-table, empty when absent."""
     return _mapping(table.get(name, {}), f"{parent}.{name}")
 
 
 def _list(table: Mapping[str, Any], name: str, parent: str) -> list:
+    """A list value, empty when absent."""
     raw = table.get(name, [])
     if not isinstance(raw, list):
         raise TariffError(f"{parent}.{name} must be a list")
@@ -286,6 +292,7 @@ def _list(table: Mapping[str, Any], name: str, parent: str) -> list:
 
 
 def _choice(table: Mapping[str, Any], name: str, parent: str, options: list, default: Any) -> Any:
+    """One of `options`, or `default` when absent."""
     raw = table.get(name, default)
     if raw not in options:
         named = ", ".join(str(option) for option in options if option is not None)

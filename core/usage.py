@@ -89,6 +89,7 @@ class Usage:
         """The energies, from the register (Wh, adjusted for resets) at each of `instants()`."""
 
         def used(start: int, end: int) -> Decimal:
+            """Energy between two instants, never negative."""
             return max(register[end] - register[start], ZERO)
 
         energy = tuple(
@@ -144,6 +145,7 @@ def _cut(start: int, end: int, first_day: date, last_day: date, days: set[date],
 
 
 def _days(first: date, last: date) -> list[date]:
+    """Every day from `first` to `last`, both included."""
     return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
 
 
