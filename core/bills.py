@@ -101,9 +101,7 @@ def compute(series: Series, cycle: Cycle, customer: Customer, settings: Settings
     low, high = opening.register or Decimal(0), closing.register or Decimal(0)
     measured = usage.measured({instant: boundary.register or Decimal(0) for instant, boundary in found.items()})
     billed_from = Decimal(previous.end_register) if previous is not None else None
-    adjustment = None
-    if billed_from is not None and low != billed_from:
-        adjustment = pricing.Adjustment(low - billed_from, f"{previous.mes:02d}/{previous.ano}")
+    adjustment = _adjustment(previous, low)
     priced = pricing.price(measured, settings.schedule, terms.pricing(settings), adjustment)
     details = {
         "leitura_anterior": _previous_reading(previous, zone) or _boundary(opening, start, zone),
@@ -117,6 +115,13 @@ def compute(series: Series, cycle: Cycle, customer: Customer, settings: Settings
     }
     return CycleBill(cycle, start, end, low, high, priced, _has_flags(series, start, end),
                      billed_from, adjustment, details, measured, terms)
+
+
+def _adjustment(previous: Bill | None, start_register: Decimal) -> pricing.Adjustment | None:
+    """What a late reading moved the register at this cycle's start by, since the previous bill froze."""
+    if previous is None or Decimal(previous.end_register) == start_register:
+        return None
+    return pricing.Adjustment(start_register - Decimal(previous.end_register), f"{previous.mes:02d}/{previous.ano}")
 
 
 def _previous_reading(previous: Bill | None, zone: ZoneInfo) -> dict[str, Any] | None:

@@ -1,4 +1,4 @@
-"""The register at many instants in one statement agrees with SPEC §6's interpolation, resets included."""
+"""Series.boundaries: the register at many instants in one statement agrees with SPEC §6 interpolation."""
 
 from decimal import Decimal
 
