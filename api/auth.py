@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api import db
 from api.errors import Forbidden, Unauthenticated
 from core.models import Customer
 from core.tokens import hash_token, same_token
@@ -59,11 +57,6 @@ def authenticate(session: Session, header: str | None, admin_token: str) -> Prin
     if principal is None:
         raise Unauthenticated("token desconhecido ou revogado: confira o token enviado em Authorization")
     return principal
-
-
-def request_principal() -> Principal:
-    """Who sent the current request, or 401: the one resolver every route and page asks."""
-    return authenticate(db.session(), request.headers.get("Authorization"), db.context().admin_token)
 
 
 def authorize_customer(principal: Principal, customer_id: int) -> None:

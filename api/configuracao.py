@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from flask import Blueprint, Response, jsonify, request
 
-from api import auth, db, params
+from api import access, auth, db, params
 from api.errors import NotFound
 from api.params import ParamError
 from core.customers import lock_meter
@@ -33,10 +33,8 @@ EXAMPLE = '{"dia_fechamento": 20, "ligacao": "bifasico", "plano": "branca", "tar
 @bp.get("/usuario/configuracao/", strict_slashes=False)
 def show() -> Response:
     """The terms that apply to a customer (admin, or that customer)."""
-    principal = auth.request_principal()
-    customer_id = params.customer_id(request.args)
-    auth.authorize_customer(principal, customer_id)
-    customer = _customer(customer_id)
+    principal = access.principal()
+    customer = access.readable_customer(principal, params.customer_id(request.args))
     return jsonify(terms_document(customer, db.context().settings))
 
 
@@ -44,7 +42,7 @@ def show() -> Response:
 @db.writes
 def change() -> Response:
     """Change some terms (admin only); the open cycle is settled again at once."""
-    principal = auth.request_principal()
+    principal = access.principal()
     customer_id = params.customer_id(request.args)
     settings = db.context().settings
     changes = terms_body(request.get_data(cache=False), settings.schedule.plans)

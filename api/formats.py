@@ -1,66 +1,95 @@
-"""Numbers, money and dates as a Brazilian reader writes them: R$ 1.234,56 and 20/03/2023. Pure."""
+"""Brazilian formats for the pages and the CSV: R$ 1.234,56, 1.234,567 kWh, 20/03/2023 14:10. Pure."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-MONTHS = ("JAN", "FEV", "MAR", "ABR", "MAI", "JUN", "JUL", "AGO", "SET", "OUT", "NOV", "DEZ")
+from core.money import cents, kwh
+
+MONTHS = ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto",
+          "setembro", "outubro", "novembro", "dezembro")
 
 
-def number(value: Decimal | float | int | str, places: int) -> str:
-    """`1234.5` with 2 places -> `1.234,50`: dot for thousands, comma for decimals, half-up."""
-    amount = Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+def _brazilian(number: str) -> str:
+    """`1,234.56` (Python's grouping) as `1.234,56`."""
+    return number.replace(",", "\0").replace(".", ",").replace("\0", ".")
+
+
+def brl(value: Decimal | str | int) -> str:
+    """Money: `R$ 1.234,56`, half-up to the cent."""
+    amount = cents(Decimal(value))
     sign = "-" if amount < 0 else ""
-    whole, _, fraction = f"{abs(amount):f}".partition(".")
-    groups = []
-    while len(whole) > 3:
-        whole, groups = whole[:-3], [whole[-3:], *groups]
-    text = ".".join([whole, *groups])
-    return sign + text + ("," + fraction if places else "")
+    return f"{sign}R$ {_brazilian(format(abs(amount), ',.2f'))}"
 
 
-def brl(value: Decimal | str) -> str:
-    """Money: `R$ 1.234,56` (a credit: `-R$ 1,00`)."""
-    text = number(value, 2)
-    return f"-R$ {text[1:]}" if text.startswith("-") else f"R$ {text}"
+def kwh_number(value: Decimal | float | int | str | None, grouped: bool = True) -> str:
+    """Energy as a pt-BR number: `1.234,567` (watt-hour precision; `1234,567` ungrouped), `—` when unknown."""
+    if value is None:
+        return "—"
+    amount = kwh(Decimal(str(value)))
+    return _brazilian(format(amount, ",.3f" if grouped else ".3f"))
 
 
-def kwh(value: Decimal | float | str) -> str:
-    """Energy to the watt-hour: `1.190,000`."""
-    return number(value, 3)
+def kwh_text(value: Decimal | float | int | str | None) -> str:
+    """Energy with its unit: `1.234,567 kWh`."""
+    return "—" if value is None else f"{kwh_number(value)} kWh"
 
 
-def percent(fraction: str | Decimal) -> str:
-    """A rate given as a fraction: `0.18` -> `18%`, `0.0095` -> `0,95%`."""
-    value = (Decimal(str(fraction)) * 100).normalize()
-    return f"{value:f}".replace(".", ",") + "%"
+def power_text(watts: int | None) -> str:
+    """Power: `850 W` below a kilowatt, `1,25 kW` above."""
+    if watts is None:
+        return "—"
+    if abs(watts) < 1000:
+        return f"{watts} W"
+    return f"{_brazilian(format(Decimal(watts) / 1000, ',.2f'))} kW"
 
 
-def day(value: str | date | datetime) -> str:
-    """A date or an ISO-8601 instant as `20/03/2023` (the instant's own local date)."""
-    moment = _parse(value)
-    return f"{moment.day:02d}/{moment.month:02d}/{moment.year:04d}"
+def when(iso_text: str | None) -> str:
+    """An ISO-8601 time with offset as its local wall time: `20/03/2023 14:10`."""
+    if not iso_text:
+        return "—"
+    moment = datetime.fromisoformat(iso_text)
+    return moment.strftime("%d/%m/%Y %H:%M")
 
 
-def day_time(value: str | datetime) -> str:
-    """An ISO-8601 instant as `20/03/2023 14:05`, in its own offset."""
-    moment = _parse(value)
-    return f"{day(moment)} {moment.hour:02d}:{moment.minute:02d}"
+def day(iso_text: str) -> str:
+    """The local date of an ISO-8601 time: `20/03/2023`."""
+    return datetime.fromisoformat(iso_text).strftime("%d/%m/%Y")
 
 
-def month(ano: int, mes: int) -> str:
-    """A bill's reference month: `03/2024`."""
-    return f"{mes:02d}/{ano:04d}"
+def month_name(ano: int, mes: int) -> str:
+    """`março de 2024`."""
+    return f"{MONTHS[mes - 1]} de {ano}"
 
 
-def short_month(ano: int, mes: int) -> str:
-    """A chart label: `MAR/24`."""
-    return f"{MONTHS[mes - 1]}/{ano % 100:02d}"
+def interval_label(scale: str, iso_text: str) -> str:
+    """How a table names the interval starting at `iso_text`: `14:00`, `20/03/2024`, `março de 2024`."""
+    moment = datetime.fromisoformat(iso_text)
+    if scale == "hora":
+        return moment.strftime("%H:%M")
+    if scale == "dia":
+        return moment.strftime("%d/%m/%Y")
+    return month_name(moment.year, moment.month)
 
 
-def _parse(value: str | date | datetime) -> date | datetime:
-    """A date or an aware datetime from ISO-8601 text."""
-    if isinstance(value, (date, datetime)):
-        return value
-    return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+def short_label(scale: str, iso_text: str) -> str:
+    """How a chart's axis names it: `14h`, `20/03`, `mar/24`."""
+    moment = datetime.fromisoformat(iso_text)
+    if scale == "hora":
+        return moment.strftime("%Hh")
+    if scale == "dia":
+        return moment.strftime("%d/%m")
+    return f"{MONTHS[moment.month - 1][:3]}/{moment.year % 100:02d}"
+
+
+def filters() -> dict[str, Any]:
+    """The Jinja filters of the pages."""
+    return {"brl": brl, "kwh": kwh_text, "kwh_number": kwh_number, "power": power_text,
+            "when": when, "day": day}
+
+
+def template_globals() -> dict[str, Any]:
+    """The functions of two arguments the pages call."""
+    return {"interval_label": interval_label, "short_label": short_label, "month_name": month_name}

@@ -6,7 +6,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from api.formats import brl, day, day_time, kwh, month, number, percent
+from api.formats import brl, day, kwh_number, when
+from api.invoice_formats import number, percent, reference
 from core.config import Settings
 from core.models import Customer
 
@@ -21,7 +22,7 @@ def invoice_view(customer: Customer, document: dict[str, Any], settings: Setting
     adjustment = Decimal(str(document.get("ajuste_kwh") or 0))
     is_open = document["status"] == "aberta"
     return {
-        "referencia": month(document["ano"], document["mes"]),
+        "referencia": reference(document["ano"], document["mes"]),
         "aberta": is_open,
         "vencimento": day(document["vencimento"]) if document.get("vencimento") else "—",
         "total": brl(document["valor"]),
@@ -29,27 +30,27 @@ def invoice_view(customer: Customer, document: dict[str, Any], settings: Setting
         "ligacao": CONNECTIONS.get(document.get("ligacao") or "", "—"),
         "plano": (document.get("tarifa") or {}).get("plano", "—"),
         "tarifa_social": bool(document.get("tarifa_social")),
-        "periodo": f"{day(document['inicio'])} a {day(_last_day(document['fim']))}",
+        "periodo": f"{day(document['inicio'])} a {_last_day(document['fim']):%d/%m/%Y}",
         "dias": (_date(document["fim"]) - _date(document["inicio"])).days,
         "leitura_anterior": _reading(details_before, document["inicio"], document["leitura_anterior_kwh"]),
         "leitura_atual": _reading(details_now, document["fim"], document["leitura_atual_kwh"], with_time=is_open),
-        "consumo": kwh(document["consumo_kwh"]),
-        "ajuste": kwh(adjustment) if adjustment else None,
-        "faturado": kwh(document["consumo_faturado_kwh"]),
+        "consumo": kwh_number(document["consumo_kwh"]),
+        "ajuste": kwh_number(adjustment) if adjustment else None,
+        "faturado": kwh_number(document["consumo_faturado_kwh"]),
         "itens": [_item(item) for item in document["itens"]],
         "tributos": _taxes(document.get("tributos")),
-        "projecao": ({"kwh": kwh(document["projecao_kwh"]), "valor": brl(document["projecao_valor"])}
+        "projecao": ({"kwh": kwh_number(document["projecao_kwh"]), "valor": brl(document["projecao_valor"])}
                      if is_open else None),
         "revisao": bool(document.get("revisao")),
-        "fechada_em": day_time(document["fechada_em"]) if document.get("fechada_em") else None,
+        "fechada_em": when(document["fechada_em"]) if document.get("fechada_em") else None,
         "fuso": settings.timezone,
     }
 
 
 def _reading(details: dict[str, Any], instant: str, register: Any, with_time: bool = False) -> dict[str, str]:
     """A meter reading: its date (and time, while the bill is open) and the register."""
-    when = details.get("em") or instant
-    return {"data": day_time(when) if with_time else day(when), "kwh": kwh(details.get("kwh", register))}
+    moment = details.get("em") or instant
+    return {"data": when(moment) if with_time else day(moment), "kwh": kwh_number(details.get("kwh", register))}
 
 
 def _item(item: dict[str, Any]) -> dict[str, str]:
@@ -57,7 +58,7 @@ def _item(item: dict[str, Any]) -> dict[str, str]:
     quantity, unit = item.get("quantidade_kwh"), item.get("tarifa")
     return {
         "descricao": item["descricao"],
-        "quantidade": kwh(quantity) if quantity is not None else "",
+        "quantidade": kwh_number(quantity) if quantity is not None else "",
         "tarifa": number(unit, 8) if unit is not None else "",
         "valor": brl(item["valor"]),
     }

@@ -1,6 +1,6 @@
 """The printable invoice `GET /fatura/<id>/<AAAA-MM>` and the CSV of a customer's bills `GET /faturas/<id>.csv`.
 
-Both authenticate like the JSON routes (`auth.request_principal`: the admin, or that customer)
+Both authenticate like the JSON routes (`access.principal`: the admin, or that customer)
 and check in the SPEC §5 order: 401, 400, 403, 404; their errors are JSON like every other.
 Neither is cached: they hold a customer's data.
 """
@@ -16,12 +16,11 @@ from typing import Any
 from flask import Blueprint, Response, render_template
 from werkzeug.datastructures import MultiDict
 
-from api import auth, db, invoice_data, params, queries
-from api.chart import HEIGHT, WIDTH, bars
+from api import access, db, invoice_data, params, queries
 from api.errors import NotFound
+from api.history_chart import HEIGHT, WIDTH, bars
 from api.invoice_view import invoice_view
 from api.params import BillMonth, ParamError
-from core.models import Customer
 
 bp = Blueprint("invoices", __name__)
 
@@ -35,10 +34,10 @@ PRIVATE = {"Cache-Control": "no-store"}
 @bp.get("/fatura/<ident>/<mes>", strict_slashes=False)
 def invoice(ident: str, mes: str) -> Response:
     """The bill of one month as a printable page, in Brazilian Portuguese."""
-    principal = auth.request_principal()
+    principal = access.principal()
     customer_id = params.customer_id(MultiDict({"id": ident}))
     wanted = _month(mes)
-    customer = _readable(principal, customer_id)
+    customer = access.readable_customer(principal, customer_id)
     session, settings = db.session(), db.context().settings
     document = queries.bill_document(session, customer, wanted, settings, _now_ms())
     if document is None:
@@ -52,9 +51,9 @@ def invoice(ident: str, mes: str) -> Response:
 @bp.get("/faturas/<ident>.csv", strict_slashes=False)
 def invoices_csv(ident: str) -> Response:
     """Every bill of a customer, one line each (RFC 4180, UTF-8, decimal points, as the JSON)."""
-    principal = auth.request_principal()
+    principal = access.principal()
     customer_id = params.customer_id(MultiDict({"id": ident}))
-    customer = _readable(principal, customer_id)
+    customer = access.readable_customer(principal, customer_id)
     documents = invoice_data.bill_documents(db.session(), customer, db.context().settings, _now_ms())
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -86,15 +85,6 @@ def _month(raw: str) -> BillMonth:
         shown = raw if len(raw) <= 40 else raw[:40] + "…"
         raise ParamError(f"mês inválido ({shown!r}): use AAAA-MM, por exemplo /fatura/7/2024-03")
     return BillMonth(int(match.group("mes")), int(match.group("ano")))
-
-
-def _readable(principal: auth.Principal, customer_id: int) -> Customer:
-    """The customer, once the principal may read it (403) and it exists (404)."""
-    auth.authorize_customer(principal, customer_id)
-    customer = queries.find_customer(db.session(), customer_id)
-    if customer is None:
-        raise NotFound(f"não há cliente com id {customer_id}")
-    return customer
 
 
 def _now_ms() -> int:

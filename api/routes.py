@@ -39,7 +39,7 @@ def _now_ms() -> int:
 
 def _principal() -> auth.Principal:
     """Who sent this request (401 when nobody known)."""
-    return auth.request_principal()
+    return auth.authenticate(db.session(), request.headers.get("Authorization"), db.context().admin_token)
 
 
 def _readable_customer(principal: auth.Principal, customer_id: int) -> Customer:

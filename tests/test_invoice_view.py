@@ -1,31 +1,28 @@
-"""Brazilian formats and the server-side bar chart of the invoice (pure)."""
+"""The invoice's own formats and its server-side bar chart (pure); `api.formats` has its own tests."""
 
-from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from api.chart import HEIGHT, TOP, BOTTOM, bars
-from api.formats import brl, day, day_time, kwh, number, percent, short_month
+from api.formats import brl
+from api.history_chart import BOTTOM, HEIGHT, TOP, bars
+from api.invoice_formats import number, percent, reference, short_month
 
 D = Decimal
 
 
 @pytest.mark.parametrize("value, text", [
-    (D("1234.56"), "R$ 1.234,56"), (D("0.005"), "R$ 0,01"), (D("1234567.8"), "R$ 1.234.567,80"),
-    (D("-34.125"), "-R$ 34,13"), ("229.35", "R$ 229,35"), (D("0"), "R$ 0,00"),
+    (D("1234.56"), "R$ 1.234,56"), (D("0.005"), "R$ 0,01"), (D("-34.125"), "-R$ 34,13"), ("229.35", "R$ 229,35"),
 ])
-def test_money(value, text):
+def test_money_as_the_invoice_shows_it(value, text):
     assert brl(value) == text
 
 
-def test_numbers_dates_and_rates():
-    assert kwh(D("1190")) == "1.190,000" and kwh(219.29) == "219,290"
+def test_unit_prices_rates_and_months():
     assert number(D("0.589005235"), 8) == "0,58900524" and number(D("999.5"), 0) == "1.000"
-    assert day("2023-03-20T00:00:00-03:00") == "20/03/2023" and day(date(2024, 2, 29)) == "29/02/2024"
-    assert day("2024-03-20") == "20/03/2024"
-    assert day_time("2025-06-20T14:05:59-03:00") == "20/06/2025 14:05"
+    assert number(D("1234567.891"), 3) == "1.234.567,891"
     assert percent("0.18") == "18%" and percent("0.0095") == "0,95%" and percent("0.046") == "4,6%"
+    assert reference(2024, 3) == "03/2024"
     assert short_month(2024, 3) == "MAR/24" and short_month(2025, 12) == "DEZ/25"
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Sequence
 
-from api.formats import number, short_month
+from api.invoice_formats import number, short_month
 
 WIDTH, HEIGHT = 640, 220
 TOP, BOTTOM, SIDE = 24, 36, 8  # room for the value above a bar and the month below it
