@@ -149,11 +149,13 @@ def test_the_history_chart_is_inline_svg_with_a_bar_per_month(site):
     assert 'class="mes atual"' in svg  # this month's bar stands out
 
 
-def test_the_print_stylesheet_is_served(site):
+def test_the_print_stylesheet_and_the_icon_are_served(site):
     html = page(site, "/fatura/1/2025-06").get_data(as_text=True)
     href = re.search(r'<link rel="stylesheet" href="([^"]+)"', html).group(1)
     css = site.client.get(href)
     assert css.status_code == 200 and "@media print" in css.get_data(as_text=True)
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', html).group(1)  # else browsers ask for /favicon.ico: 404
+    assert site.client.get(icon).status_code == 200
 
 
 def test_an_open_invoice_shows_the_projection(site):
