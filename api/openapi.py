@@ -8,9 +8,10 @@ an integer: the cadastro `id` must be written `3`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from api import params
+from core.tariffs import BASE_PLAN
 
 JSON = "application/json"
 
@@ -25,6 +26,8 @@ MES_PATTERN = f"^(?:0?[1-9]|1[0-2]|{YEAR}-(?:0[1-9]|1[0-2]))$"
 HORARIO_PATTERN = "^(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9])?$"
 ESTADO_PATTERN = "^[a-z_]{1,16}$"
 MONEY_PATTERN = r"^-?[0-9]+\.[0-9]{2}$"
+MONTH_PATH_PATTERN = f"^{YEAR}-(?:0[1-9]|1[0-2])$"
+CONNECTIONS = ["monofasico", "bifasico", "trifasico"]
 
 NULLABLE_TIME = {"type": "string", "format": "date-time", "nullable": True}
 TIME = {"type": "string", "format": "date-time"}
@@ -88,6 +91,10 @@ PARAMETERS = {
                              {"type": "integer", "format": "int64", "minimum": params.MIN_CURSOR, "maximum": params.MAX_CURSOR}),
     "estado": _query_parameter("estado", "Só os alertas nesse estado (por exemplo aberto)",
                                {"type": "string", "pattern": ESTADO_PATTERN}),
+    "id_caminho": {"name": "id", "in": "path", "required": True, "description": "Id do cliente",
+                   "schema": {"type": "integer", "minimum": 1, "maximum": params.MAX_ID}},
+    "mes_caminho": {"name": "mes", "in": "path", "required": True, "description": "Mês da fatura, AAAA-MM",
+                    "schema": {"type": "string", "pattern": MONTH_PATH_PATTERN}},
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -158,7 +165,27 @@ SCHEMAS: dict[str, Any] = {
     },
     "Item": {
         "type": "object", "required": ["descricao", "valor"],
-        "properties": {"descricao": {"type": "string"}, "valor": {"type": "string", "pattern": MONEY_PATTERN}},
+        "properties": {
+            "descricao": {"type": "string"},
+            "valor": {"type": "string", "pattern": MONEY_PATTERN},
+            "quantidade_kwh": {"type": "number", "description": "Só nos itens cobrados por kWh"},
+            "tarifa": {"type": "string", "description": "R$/kWh com tributos, 8 casas decimais"},
+        },
+    },
+    "Tributos": {
+        "type": "object", "nullable": True, "required": ["base", "icms", "pis", "cofins"],
+        "description": "Quanto de cada tributo os itens já contêm (informativo: não são itens)",
+        "properties": {
+            "base": {"type": "string", "pattern": MONEY_PATTERN},
+            "icms": {"type": "string", "pattern": MONEY_PATTERN},
+            "pis": {"type": "string", "pattern": MONEY_PATTERN},
+            "cofins": {"type": "string", "pattern": MONEY_PATTERN},
+            "aliquotas": {"type": "object"},
+        },
+    },
+    "LeituraDaFatura": {
+        "type": "object", "required": ["em", "kwh"],
+        "properties": {"em": TIME, "kwh": {"type": "number"}, "leituras": {"type": "array", "items": _ref("Leitura")}},
     },
     "Fatura": {
         "type": "object",
@@ -180,6 +207,14 @@ SCHEMAS: dict[str, Any] = {
             "fechada_em": TIME,
             "projecao_kwh": {"type": "number", "description": "Só na fatura aberta"},
             "projecao_valor": {"type": "string", "pattern": MONEY_PATTERN},
+            "vencimento": {"type": "string", "format": "date"},
+            "ajuste_kwh": {"type": "number", "description": "Energia que a fatura anterior, já fechada, deixou de cobrar"},
+            "tributos": _ref("Tributos"),
+            "tarifa": {"type": "object", "description": "Plano e versões de tarifa usados"},
+            "ligacao": {"type": "string", "nullable": True},
+            "tarifa_social": {"type": "boolean"},
+            "leitura_anterior": _ref("LeituraDaFatura"),
+            "leitura_atual": _ref("LeituraDaFatura"),
         },
     },
     "Alerta": {
@@ -207,6 +242,45 @@ SCHEMAS: dict[str, Any] = {
         },
     },
 }
+
+
+def _terms_properties(plans: Sequence[str]) -> dict[str, Any]:
+    """The billing terms a customer may set; `null` returns one to the configured default."""
+    return {
+        "dia_fechamento": {"type": "integer", "minimum": 1, "maximum": 31, "nullable": True},
+        "ligacao": {"type": "string", "enum": [*CONNECTIONS, None], "nullable": True},
+        "plano": {"type": "string", "enum": [*plans, None], "nullable": True},
+        "tarifa_social": {"type": "boolean", "nullable": True},
+    }
+
+
+def _terms_schemas(plans: Sequence[str]) -> dict[str, Any]:
+    """The schemas that list the configured plans."""
+    terms = _terms_properties(plans)
+    return {
+        "NovoCliente": {
+            "type": "object",
+            "required": ["id", "nome", "endereco"],
+            "properties": {**SCHEMAS["NovoCliente"]["properties"], **terms},
+        },
+        "NovaConfiguracao": {
+            "type": "object", "minProperties": 1, "additionalProperties": False, "properties": terms,
+        },
+        "Configuracao": {
+            "type": "object",
+            "required": ["id", "dia_fechamento", "ligacao", "plano", "tarifa_social", "consumo_minimo_kwh"],
+            "properties": {
+                "id": {"type": "integer"},
+                "dia_fechamento": {"type": "integer", "minimum": 1, "maximum": 31},
+                "ligacao": {"type": "string", "nullable": True},
+                "plano": {"type": "string"},
+                "tarifa_social": {"type": "boolean"},
+                "consumo_minimo_kwh": {"type": "number"},
+                "proprios": {"type": "array", "items": {"type": "string"},
+                             "description": "Os termos do próprio cliente; os outros vêm da configuração"},
+            },
+        },
+    }
 
 
 def _get(operation_id: str, summary: str, names: list[str], schema: str) -> dict[str, Any]:
@@ -280,6 +354,42 @@ def _paths() -> dict[str, Any]:
                 "404": _error("Cliente inexistente"),
             },
         }},
+        "/usuario/configuracao/": {
+            "get": {
+                "operationId": "configuracao",
+                "summary": "Dia de fechamento, ligação, plano e tarifa social do cliente",
+                "parameters": [_param("id")],
+                "responses": {"200": _json(_ref("Configuracao"), "Os termos em vigor"), **READ_ERRORS},
+            },
+            "patch": {
+                "operationId": "configurar",
+                "summary": "Muda termos do cliente (só administrador); faturas fechadas nunca mudam",
+                "parameters": [_param("id")],
+                "requestBody": {"required": True, "content": {JSON: {"schema": _ref("NovaConfiguracao")}}},
+                "responses": {
+                    "200": _json(_ref("Configuracao"), "Os termos em vigor depois da mudança"),
+                    **{code: READ_ERRORS[code] for code in ("400", "401", "default")},
+                    "403": _error("Só o administrador muda os termos"),
+                    "404": _error("Cliente inexistente"),
+                },
+            },
+        },
+        "/fatura/{id}/{mes}": {"get": {
+            "operationId": "fatura_impressa",
+            "summary": "A fatura de um mês como página imprimível (HTML, pt-BR)",
+            "parameters": [_param("id_caminho"), _param("mes_caminho")],
+            "responses": {"200": {"description": "A fatura", "content": {"text/html": {"schema": {"type": "string"}}}},
+                          **READ_ERRORS},
+        }},
+        "/faturas/{id}.csv": {"get": {
+            "operationId": "faturas_csv",
+            "summary": "Todas as faturas do cliente em CSV (RFC 4180, UTF-8, ponto decimal)",
+            "parameters": [_param("id_caminho")],
+            "responses": {"200": {"description": "Uma linha por fatura",
+                                  "content": {"text/csv": {"schema": {"type": "string"}}}},
+                          **{code: READ_ERRORS[code] for code in ("401", "403", "404", "default")},
+                          "400": _error("Id malformado")},
+        }},
         "/healthz": {"get": {
             "operationId": "saude", "summary": "O servidor e o banco respondem", "security": [],
             "responses": {
@@ -294,8 +404,9 @@ def _paths() -> dict[str, Any]:
     }
 
 
-def openapi_document() -> dict[str, Any]:
-    """The whole document, with the routes of the web pages (api.openapi_web)."""
+def openapi_document(plans: Sequence[str] = (BASE_PLAN,)) -> dict[str, Any]:
+    """The whole document, with the routes of the web pages (api.openapi_web); `plans` are the
+    configured tariff plans a customer may choose."""
     from api import openapi_web  # imported here: it builds on this module's patterns
 
     return openapi_web.extend({
@@ -315,6 +426,6 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "parameters": dict(PARAMETERS),
-            "schemas": dict(SCHEMAS),
+            "schemas": {**SCHEMAS, **_terms_schemas(plans)},
         },
     })

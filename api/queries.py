@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from api.params import BillMonth, Page
 from api.windows import EVERYTHING, Window
-from core.bills import closed_bill_document, closing_day, compute, freeze, open_bill_document
+from core.bills import (bill_cycles, closed_bill_document, closing_day, compute, freeze, frozen_bills,
+                        open_bill_document, previous_bill)
 from core.config import Settings
 from core.documents import alert_document
 from core.models import Alert, Bill, Customer, MeterState, Reading
@@ -86,15 +87,14 @@ def bill_document(session: Session, customer: Customer, wanted: BillMonth, setti
     if state is None or wanted.conflicting:
         return None
     day, zone = closing_day(customer, settings), settings.zone
-    cycle = _wanted_cycle(cycle_of(state.first_ts, day, zone), cycle_of(state.last_ts, day, zone), wanted)
+    bills = frozen_bills(session, customer.id)
+    cycle = _wanted_cycle(*bill_cycles(state, day, zone, bills), wanted)
     if cycle is None:
         return None
-    frozen = session.scalars(
-        select(Bill).where(Bill.customer_id == customer.id, Bill.ano == cycle.ano, Bill.mes == cycle.mes)
-    ).first()
+    frozen = next((bill for bill in bills if (bill.ano, bill.mes) == cycle), None)
     if frozen is not None:
         return closed_bill_document(frozen, zone)
-    computed = compute(Series(session, customer.id), cycle, customer, settings)
+    computed = compute(Series(session, customer.id), cycle, customer, settings, previous_bill(bills, cycle))
     if computed.end <= state.last_ts:
         # Closed, but the worker has not frozen it yet: show what it will freeze, as it will.
         return closed_bill_document(freeze(computed, customer, now_ms), zone)

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from api import auth, db, params, queries, windows
+from api import auth, configuracao, db, params, queries, windows
 from api.errors import Conflict, NotFound, error_response, read_body
 from api.openapi import openapi_document
 from core.customers import AlreadyRegistered, delete_customer, register
@@ -168,11 +168,13 @@ def alerta_excesso() -> Response:
 def cadastro() -> tuple[Response, int, dict[str, str]]:
     """Register a customer (admin only); its readings sent before are billed at once."""
     principal = _principal()
-    body = params.customer_body(read_body())
-    auth.require_admin(principal)
+    raw = read_body()
+    body = params.customer_body(raw)
     session, settings = db.session(), db.context().settings
+    terms = configuracao.optional_terms(raw, settings.schedule.plans)
+    auth.require_admin(principal)
     try:
-        customer, token = register(session, body.id, body.nome, body.endereco, settings, _now_ms())
+        customer, token = register(session, body.id, body.nome, body.endereco, settings, _now_ms(), terms=terms)
     except AlreadyRegistered:
         raise Conflict(f"já existe um cliente com id {body.id}; remova-o antes ou use outro id") from None
     document = queries.customer_document(session, customer, settings)
@@ -211,10 +213,10 @@ def healthz() -> Response | tuple[Response, int]:
 @bp.get("/openapi.json", strict_slashes=False)
 def openapi() -> Response:
     """The OpenAPI description of this API."""
-    return jsonify(_cached_openapi())
+    return jsonify(_cached_openapi(tuple(sorted(db.context().settings.schedule.plans))))
 
 
 @functools.cache
-def _cached_openapi() -> dict[str, Any]:
-    """The document, built once per process."""
-    return openapi_document()
+def _cached_openapi(plans: tuple[str, ...]) -> dict[str, Any]:
+    """The document, built once per process (it lists the configured tariff plans)."""
+    return openapi_document(plans)

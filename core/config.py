@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from core.tariff_file import SPEC_KEYS, TariffError, parse_schedule
+from core.tariffs import Schedule
 
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
 DEFAULT_CLIENT_ID = "energy-ingest"
@@ -65,6 +69,8 @@ class Settings:
     api_port: int = 8000
     tariff: TariffConfig = field(default_factory=TariffConfig)
     closing_day: int = 10
+    due_days: int = 10  # a bill falls due this many days after its cycle closes
+    tariffs: Schedule = field(default_factory=Schedule)  # everything of [tariff] but the SPEC keys
     alerts: AlertConfig = field(default_factory=AlertConfig)
     raw_days: int = 90
     max_power_w: int = 60_000
@@ -73,6 +79,12 @@ class Settings:
     def zone(self) -> ZoneInfo:
         """The configured IANA time zone."""
         return ZoneInfo(self.timezone)
+
+    @cached_property
+    def schedule(self) -> Schedule:
+        """Every tariff, with the SPEC §3 flat tariff as the plan `padrao`."""
+        base = self.tariff
+        return self.tariffs.with_base(base.price_per_kwh, base.fixed_charge, base.minimum_kwh)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -120,6 +132,8 @@ def apply_toml(settings: Settings, toml: Mapping[str, Any]) -> Settings:
             minimum_kwh=_decimal(tariff, "tariff.minimum_kwh", settings.tariff.minimum_kwh),
         ),
         closing_day=_int(billing, "billing.closing_day", settings.closing_day, 1, 31),
+        due_days=_int(billing, "billing.due_days", settings.due_days, 0, 90),
+        tariffs=_schedule(tariff) if set(tariff) - set(SPEC_KEYS) else settings.tariffs,
         alerts=AlertConfig(
             excess_kwh=_decimal(alerts, "alerts.excess_kwh", settings.alerts.excess_kwh),
             variation_kwh=_decimal(alerts, "alerts.variation_kwh", settings.alerts.variation_kwh),
@@ -129,6 +143,14 @@ def apply_toml(settings: Settings, toml: Mapping[str, Any]) -> Settings:
             _decimal(quality, "quality.max_power_kw", Decimal(settings.max_power_w) / 1000) * 1000
         ),
     )
+
+
+def _schedule(tariff: Mapping[str, Any]) -> Schedule:
+    """The tariffs of the file beyond the SPEC keys (plans, flags, taxes...)."""
+    try:
+        return parse_schedule({key: value for key, value in tariff.items() if key not in SPEC_KEYS})
+    except TariffError as error:
+        raise ConfigError(str(error)) from None
 
 
 def default_db_url(data_dir: Path) -> str:

@@ -6,6 +6,8 @@ customer deletes everything measured for it, so a later registration of the same
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -13,6 +15,7 @@ from core.config import Settings
 from core.db import insert_ignore
 from core.models import Alert, Bill, Customer, MeterState, Reading, ReadingFlag
 from core.settlement import settle
+from core.terms import apply_terms
 from core.tokens import hash_token, new_token
 
 
@@ -32,9 +35,12 @@ def lock_meter(session: Session, meter_id: int) -> MeterState:
     ).one()
 
 
-def register(session: Session, meter_id: int, nome: str, endereco: str,
-             settings: Settings, now_ms: int, closing_day: int | None = None) -> tuple[Customer, str]:
-    """Create the customer and bill the readings its meter already sent; return it and its token."""
+def register(session: Session, meter_id: int, nome: str, endereco: str, settings: Settings, now_ms: int,
+             closing_day: int | None = None, terms: Mapping[str, Any] | None = None) -> tuple[Customer, str]:
+    """Create the customer and bill the readings its meter already sent; return it and its token.
+
+    `terms` are the billing terms of `core.terms` set at registration (closing day and others).
+    """
     state = lock_meter(session, meter_id)
     if session.get(Customer, meter_id) is not None:
         raise AlreadyRegistered(meter_id)
@@ -43,6 +49,7 @@ def register(session: Session, meter_id: int, nome: str, endereco: str,
         id=meter_id, nome=nome, endereco=endereco, token_hash=hash_token(token),
         created_at=now_ms, closing_day=closing_day, settings={},
     )
+    apply_terms(customer, terms or {})
     session.add(customer)
     session.flush()
     state.registered = True

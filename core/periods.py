@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 from datetime import date, datetime, timedelta, timezone
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -54,19 +55,34 @@ def local_date(ts_ms: int, zone: ZoneInfo) -> date:
 
 def day_start(day: date, zone: ZoneInfo) -> int:
     """The first instant of a local day: midnight, or the end of a DST gap that swallows it."""
-    naive = datetime(day.year, day.month, day.day)
+    return wall_instant(day, 0, zone)
+
+
+@functools.lru_cache(maxsize=4096)  # every meter of a neighbourhood asks for the same days
+def wall_instant(day: date, minute: int, zone: ZoneInfo) -> int:
+    """The first instant whose local wall time is at least `minute` minutes past `day`'s midnight.
+
+    An ambiguous wall time (DST ends) is its first occurrence; one inside a DST gap becomes the
+    end of the gap. `minute` may be 1440: the start of the next day.
+    """
+    naive = datetime(day.year, day.month, day.day) + timedelta(minutes=minute)
     early = to_ms(naive.replace(tzinfo=zone, fold=1))
     late = to_ms(naive.replace(tzinfo=zone, fold=0))
     low, high = min(early, late), max(early, late)
-    if local_date(low, zone) >= day:
+    if _wall(low, zone) >= naive:
         return low
-    while high - low > 1:  # only inside a gap: the first millisecond that is already `day`
+    while high - low > 1:  # only inside a gap: the first millisecond already at or past `naive`
         middle = (low + high) // 2
-        if local_date(middle, zone) >= day:
+        if _wall(middle, zone) >= naive:
             high = middle
         else:
             low = middle
     return high
+
+
+def _wall(ts_ms: int, zone: ZoneInfo) -> datetime:
+    """The naive local wall time of an instant."""
+    return from_ms(ts_ms, zone).replace(tzinfo=None)
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[int, int]:
@@ -79,6 +95,7 @@ def closing_date(ano: int, mes: int, closing_day: int) -> date:
     return date(ano, mes, min(closing_day, calendar.monthrange(ano, mes)[1]))
 
 
+@functools.lru_cache(maxsize=4096)  # settling a neighbourhood asks for the same few cycles over and over
 def cycle_bounds(cycle: Cycle, closing_day: int, zone: ZoneInfo) -> tuple[int, int]:
     """`[start, end)` of the cycle billed in `cycle.mes`, in milliseconds."""
     before = cycle.previous()

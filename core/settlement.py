@@ -15,12 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import rules
-from core.bills import CycleBill, closing_day, compute, freeze, frozen_bills
+from core.bills import CycleBill, bill_cycles, closing_day, compute, freeze, frozen_bills, previous_bill
 from core.config import Settings
 from core.db import insert_ignore
 from core.models import Alert, Bill, Customer, MeterState
 from core.money import kwh, kwh_from_wh
-from core.periods import Cycle, cycle_of, cycles_between, iso
+from core.periods import Cycle, cycles_between, iso
 from core.series import Series
 
 log = logging.getLogger(__name__)
@@ -35,18 +35,17 @@ def settle(session: Session, customer: Customer, state: MeterState, settings: Se
     series = Series(session, state.meter_id)
     bills = frozen_bills(session, customer.id)
     done = {(bill.ano, bill.mes) for bill in bills}
-    first = cycle_of(state.first_ts, day, settings.zone)
-    current = cycle_of(state.last_ts, day, settings.zone)
+    first, current = bill_cycles(state, day, settings.zone, bills)
     for cycle in cycles_between(first, current.previous()):
         if (cycle.ano, cycle.mes) in done:
             continue
-        computed = compute(series, cycle, customer, settings)
+        computed = compute(series, cycle, customer, settings, previous_bill(bills, cycle))
         insert_ignore(session, Bill.__table__, [_bill_row(freeze(computed, customer, now_ms))])
         _check_excess(session, series, customer, computed, bills, settings, now_ms)
         _check_variation(session, series, customer, computed, bills, settings, now_ms)
         bills = frozen_bills(session, customer.id)
         log.info("closed bill %s of customer %s: %s kWh", cycle.label(), customer.id, computed.priced.consumo_kwh)
-    open_cycle = compute(series, current, customer, settings)
+    open_cycle = compute(series, current, customer, settings, previous_bill(bills, current), priced=False)
     state.cycle_end = open_cycle.end
     state.excess_at = _check_excess(session, series, customer, open_cycle, bills, settings, now_ms)
 
