@@ -92,9 +92,11 @@ PARAMETERS = {
     "estado": _query_parameter("estado", "Só os alertas nesse estado (por exemplo aberto)",
                                {"type": "string", "pattern": ESTADO_PATTERN}),
     "id_caminho": {"name": "id", "in": "path", "required": True, "description": "Id do cliente",
-                   "schema": {"type": "integer", "minimum": 1, "maximum": params.MAX_ID}},
+                   "schema": {"type": "integer", "minimum": 1, "maximum": params.MAX_ID},
+                   "example": EXAMPLES["id"]},
     "mes_caminho": {"name": "mes", "in": "path", "required": True, "description": "Mês da fatura, AAAA-MM",
-                    "schema": {"type": "string", "pattern": MONTH_PATH_PATTERN}},
+                    "schema": {"type": "string", "pattern": MONTH_PATH_PATTERN},
+                    "example": f"{EXAMPLES['ano']}-{EXAMPLES['mes']}"},
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -258,13 +260,10 @@ def _terms_schemas(plans: Sequence[str]) -> dict[str, Any]:
     """The schemas that list the configured plans."""
     terms = _terms_properties(plans)
     return {
-        "NovoCliente": {
-            "type": "object",
-            "required": ["id", "nome", "endereco"],
-            "properties": {**SCHEMAS["NovoCliente"]["properties"], **terms},
-        },
+        "NovoCliente": {**SCHEMAS["NovoCliente"], "properties": {**SCHEMAS["NovoCliente"]["properties"], **terms}},
         "NovaConfiguracao": {
             "type": "object", "minProperties": 1, "additionalProperties": False, "properties": terms,
+            "example": {"dia_fechamento": 20, "ligacao": "bifasico"},
         },
         "Configuracao": {
             "type": "object",

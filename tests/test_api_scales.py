@@ -51,10 +51,10 @@ def test_days_and_months_start_at_local_midnight():
         "2023-11-01", "2023-12-01", "2024-01-01", "2024-02-01", "2024-03-01"]
 
 
-def test_spans_too_long_or_backwards_say_what_to_ask_for():
-    assert Span(HOUR, date(2024, 1, 1), date(2024, 1, 31)).problem() is None
-    assert "até 31" in Span(HOUR, date(2024, 1, 1), date(2024, 2, 1)).problem()
-    assert Span(DAY, date(2024, 1, 1), date(2024, 12, 31)).problem() is None
-    assert "até 366" in Span(DAY, date(2024, 1, 1), date(2025, 1, 1)).problem()
-    assert "até 120" in Span(MONTH, date(2000, 1, 1), date(2010, 1, 1)).problem()
-    assert "anterior" in Span(DAY, date(2024, 1, 2), date(2024, 1, 1)).problem()
+def test_spans_are_put_in_order_and_cut_to_their_most_recent_part():
+    assert Span(HOUR, date(2024, 1, 1), date(2024, 1, 31)).fitted() == (Span(HOUR, date(2024, 1, 1), date(2024, 1, 31)), False)
+    assert Span(HOUR, date(2024, 1, 1), date(2024, 2, 1)).fitted() == (Span(HOUR, date(2024, 1, 2), date(2024, 2, 1)), True)
+    assert Span(DAY, date(2024, 1, 1), date(2024, 12, 31)).fitted()[1] is False
+    assert Span(DAY, date(2024, 1, 1), date(2025, 1, 1)).fitted() == (Span(DAY, date(2024, 1, 2), date(2025, 1, 1)), True)
+    assert Span(MONTH, date(2000, 1, 1), date(2010, 1, 1)).fitted() == (Span(MONTH, date(2000, 2, 1), date(2010, 1, 1)), True)
+    assert Span(DAY, date(2024, 1, 2), date(2024, 1, 1)).fitted() == (Span(DAY, date(2024, 1, 1), date(2024, 1, 2)), False)

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Iterator
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -77,6 +77,7 @@ class Operation:
     path: str
     spec: dict[str, Any]
     parameters: list[dict[str, Any]]
+    path_parameters: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def needs_token(self) -> bool:
@@ -89,9 +90,10 @@ class Operation:
         return [parameter["name"] for parameter in self.parameters]
 
     def query(self, **overrides: Any) -> dict[str, str]:
-        """Every parameter at a valid value (`valid_value`), some replaced (None drops one);
-        overrides of parameters the operation does not take are left out."""
-        values = {parameter["name"]: valid_value(parameter) for parameter in self.parameters}
+        """Every parameter (query and path) at a valid value (`valid_value`), some replaced (None
+        drops one); overrides of parameters the operation does not take are left out. `url()`
+        puts the path parameters into the path and the rest in the query string."""
+        values = {parameter["name"]: valid_value(parameter) for parameter in self.parameters + self.path_parameters}
         values.update({name: value for name, value in overrides.items() if name in values})
         return {name: str(value) for name, value in values.items() if value is not None}
 
@@ -103,9 +105,16 @@ class Operation:
         return resolve(document, content["schema"]).get("example")
 
     def url(self, query: dict[str, str] | list[tuple[str, str]] | str) -> str:
-        """The path with a query string (a string is used as it is)."""
+        """The path, its parameters filled in, with a query string (a string is used as it is)."""
+        fill = {parameter["name"]: str(valid_value(parameter)) for parameter in self.path_parameters}
+        if isinstance(query, dict):
+            fill.update({name: value for name, value in query.items() if name in fill})
+            query = {name: value for name, value in query.items() if name not in fill}
+        path = self.path
+        for name, value in fill.items():
+            path = path.replace("{" + name + "}", quote(value, safe=""))
         text = query if isinstance(query, str) else urlencode(query)
-        return f"{self.path}?{text}" if text else self.path
+        return f"{path}?{text}" if text else path
 
     def __str__(self) -> str:
         return f"{self.method.upper()} {self.path}"
@@ -117,7 +126,7 @@ def valid_value(parameter: dict[str, Any]) -> Any:
     (left out, so the route's default applies)."""
     if "example" in parameter:
         return parameter["example"]
-    if not parameter.get("required"):
+    if not parameter.get("required") and parameter.get("in") != "path":
         return None
     schema = parameter.get("schema", {})
     if "enum" in schema:
@@ -152,7 +161,8 @@ def operations(document: dict[str, Any]) -> Iterator[Operation]:
             if method in item:
                 spec = item[method]
                 parameters = [resolve(document, p) for p in spec.get("parameters", [])]
-                yield Operation(method, path, spec, [p for p in parameters if p["in"] == "query"])
+                yield Operation(method, path, spec, [p for p in parameters if p["in"] == "query"],
+                                [p for p in parameters if p["in"] == "path"])
 
 
 @dataclass
