@@ -9,6 +9,12 @@ EXCESS = "excesso"
 VARIATION = "variacao"
 EXCESS_HISTORY = 3  # closed bills averaged by the excess rule
 
+OPEN = "aberto"  # alert states: raised, acknowledged by the customer, cleared
+ACKNOWLEDGED = "reconhecido"
+CLEARED = "encerrado"
+
+SEVERITY = {EXCESS: "alerta", VARIATION: "alerta"}
+
 
 def excess_threshold(closed_consumption: Sequence[Decimal], excess_kwh: Decimal) -> Decimal | None:
     """The cycle consumption that raises `excesso`: mean of the last 3 closed bills plus the margin.
