@@ -1,4 +1,5 @@
-"""Raising alerts inside the caller's transaction, and the two SPEC §6 rules on billing cycles.
+"""Raising alerts inside the caller's transaction, and the rules judged on billing cycles: the
+two of SPEC §6 and the early warning on the open cycle's projection.
 
 Every alert is written with insert-or-ignore on its unique key (customer, kind, cause), so a
 rule evaluated twice (a redelivered reading, two workers, a late reading that makes settlement
@@ -15,12 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import rules
+from core.alert_settings import thresholds
+from core.alert_watch import watch_for
 from core.bills import CycleBill
-from core.config import Settings
+from core.config import AlertConfig, Settings
 from core.db import insert_ignore
-from core.models import Alert, Bill, Customer
+from core.models import Alert, Bill, Customer, MeterState
 from core.money import kwh, kwh_from_wh
-from core.periods import Cycle, iso
+from core.periods import MS_PER_DAY, Cycle, iso
 from core.series import Series
 
 log = logging.getLogger(__name__)
@@ -36,11 +39,14 @@ def closed_cycle(
 
 
 def open_cycle(
-    session: Session, series: Series, customer: Customer, computed: CycleBill,
+    session: Session, series: Series, customer: Customer, state: MeterState, computed: CycleBill,
     bills: list[Bill], settings: Settings, now_ms: int,
 ) -> str | None:
-    """Check the open cycle; return the adjusted register (Wh) at which its excess fires, if armed."""
-    return check_excess(session, series, customer, computed, bills, settings, now_ms)
+    """Check the open cycle and arm its projection; return the adjusted register (Wh) at which
+    its excess fires, if armed."""
+    excess_at = check_excess(session, series, customer, computed, bills, settings, now_ms)
+    check_projection(session, customer, state, computed, bills, settings, now_ms)
+    return excess_at
 
 
 def check_excess(
@@ -48,9 +54,10 @@ def check_excess(
     bills: list[Bill], settings: Settings, now_ms: int,
 ) -> str | None:
     """Raise `excesso` if the cycle reached its threshold; else return the register that will."""
-    margin = settings.alerts.excess_kwh
+    config = thresholds(customer, settings)
+    margin = config.excess_kwh
     threshold = excess_threshold(bills, computed.cycle, margin)
-    if threshold is None or raised(session, customer.id, rules.EXCESS, computed.cycle.label()):
+    if rules.EXCESS in config.disabled or threshold is None or raised(session, customer.id, rules.EXCESS, computed.cycle.label()):
         return None
     target = computed.start_register + threshold * 1000
     crossing = series.first_reaching(computed.start, computed.end, target)
@@ -79,11 +86,11 @@ def check_variation(
     bills: list[Bill], settings: Settings, now_ms: int,
 ) -> None:
     """Raise `variacao` when this closed bill differs enough from the cycle just before it."""
-    before = computed.cycle.previous()
-    previous = next((bill for bill in bills if (bill.ano, bill.mes) == before), None)
-    if previous is None:
+    config = thresholds(customer, settings)
+    previous = _bill_before(bills, computed.cycle)
+    if previous is None or rules.VARIATION in config.disabled:
         return
-    margin = settings.alerts.variation_kwh
+    margin = config.variation_kwh
     current_kwh, previous_kwh = computed.priced.consumo_kwh, Decimal(previous.consumo_kwh)
     if not rules.is_variation(current_kwh, previous_kwh, margin):
         return
@@ -95,6 +102,76 @@ def check_variation(
         "limite_kwh": float(margin),
         "leitura": iso(closing.ts, settings.zone) if closing else None,
     })
+
+
+def check_projection(
+    session: Session, customer: Customer, state: MeterState, computed: CycleBill,
+    bills: list[Bill], settings: Settings, now_ms: int,
+) -> None:
+    """Raise the projection warnings the open cycle has reached; arm the watch for the others.
+
+    The projection is the one the open bill shows (consumption so far at the same pace to the
+    cycle's end), judged at the latest reading once `projection_after_days` of the cycle (or of
+    the customer's first reading in it) have passed. Each kind is raised once per cycle, and the
+    excess one not at all once the cycle's `excesso` itself was raised.
+    """
+    config = thresholds(customer, settings)
+    watch = watch_for(session, customer.id)
+    since = max(computed.start, state.first_ts)
+    after = since + int(config.projection_after_days * MS_PER_DAY)
+    consumed = computed.end_register - computed.start_register
+    elapsed, span = state.last_ts - since, computed.end - since
+    pending = []
+    for tipo, target_kwh, figures in _projection_targets(session, customer, computed, bills, config):
+        if state.last_ts >= after and rules.projection_reaches(consumed, elapsed, span, target_kwh * 1000):
+            projected = kwh_from_wh(consumed * span / elapsed)
+            raise_alert(session, customer.id, tipo, computed.cycle.label(), computed.cycle, now_ms, {
+                "projecao": True,
+                "projecao_kwh": float(projected),
+                "limite_kwh": float(kwh(target_kwh)),
+                **figures,
+                "consumo_kwh": float(kwh_from_wh(consumed)),
+                "dias_decorridos": float(round(Decimal(elapsed) / MS_PER_DAY, 2)),
+                "dias_do_ciclo": float(round(Decimal(span) / MS_PER_DAY, 2)),
+                "leitura": iso(state.last_ts, settings.zone),
+                "leitura_kwh": float(kwh_from_wh(state.last_wh)),
+            })
+        else:
+            pending.append(target_kwh * 1000)
+    watch.proj_since, watch.proj_end, watch.proj_after = since, computed.end, after
+    watch.proj_start_wh = str(computed.start_register)
+    watch.proj_target_wh = str(min(pending)) if pending else None
+
+
+def _projection_targets(
+    session: Session, customer: Customer, computed: CycleBill, bills: list[Bill], config: AlertConfig,
+) -> list[tuple[str, Decimal, dict[str, float]]]:
+    """The projection warnings still to raise this cycle, with their thresholds (kWh)."""
+    label = computed.cycle.label()
+    targets = []
+    threshold = excess_threshold(bills, computed.cycle, config.excess_kwh)
+    if (threshold is not None and rules.PROJECTED_EXCESS not in config.disabled
+            and not raised(session, customer.id, rules.EXCESS, label)
+            and not raised(session, customer.id, rules.PROJECTED_EXCESS, label)):
+        targets.append((rules.PROJECTED_EXCESS, threshold, {
+            "media_anterior_kwh": float(kwh(threshold - config.excess_kwh)),
+            "margem_kwh": float(config.excess_kwh),
+        }))
+    previous = _bill_before(bills, computed.cycle)
+    if (previous is not None and rules.PROJECTED_VARIATION not in config.disabled
+            and not raised(session, customer.id, rules.PROJECTED_VARIATION, label)):
+        previous_kwh = Decimal(previous.consumo_kwh)
+        targets.append((rules.PROJECTED_VARIATION, previous_kwh + config.variation_kwh, {
+            "consumo_anterior_kwh": float(previous_kwh),
+            "margem_kwh": float(config.variation_kwh),
+        }))
+    return targets
+
+
+def _bill_before(bills: list[Bill], cycle: Cycle) -> Bill | None:
+    """The closed bill of the cycle just before `cycle`."""
+    before = cycle.previous()
+    return next((bill for bill in bills if (bill.ano, bill.mes) == before), None)
 
 
 def raised(session: Session, customer_id: int, tipo: str, cause: str) -> bool:

@@ -44,7 +44,7 @@ def settle(session: Session, customer: Customer, state: MeterState, settings: Se
         log.info("closed bill %s of customer %s: %s kWh", cycle.label(), customer.id, computed.priced.consumo_kwh)
     open_cycle = compute(series, current, customer, settings)
     state.cycle_end = open_cycle.end
-    state.excess_at = alerting.open_cycle(session, series, customer, open_cycle, bills, settings, now_ms)
+    state.excess_at = alerting.open_cycle(session, series, customer, state, open_cycle, bills, settings, now_ms)
 
 
 def _bill_row(bill: Bill) -> dict:
