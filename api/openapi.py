@@ -206,7 +206,7 @@ def _get(operation_id: str, summary: str, names: list[str], schema: str) -> dict
 
 def _alert_route(tipo: str, summary: str) -> dict[str, Any]:
     """One of the two alert routes."""
-    return _get(f"alertas_{tipo}", summary, ["id", "estado"], "Alertas")
+    return _get(f"alertas_{tipo}", summary, ["id", "estado", "desde"], "Alertas")
 
 
 def _paths() -> dict[str, Any]:
@@ -272,7 +272,9 @@ def _paths() -> dict[str, Any]:
 
 def openapi_document() -> dict[str, Any]:
     """The whole document."""
-    return {
+    from api.alert_openapi import extend  # imported here: it builds on this module's patterns
+
+    return extend({
         "openapi": "3.0.3",
         "info": {
             "title": "Energia — medição inteligente",
@@ -291,4 +293,4 @@ def openapi_document() -> dict[str, Any]:
             "parameters": PARAMETERS,
             "schemas": SCHEMAS,
         },
-    }
+    })

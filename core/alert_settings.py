@@ -96,12 +96,12 @@ def document(customer: Customer, settings: Settings) -> dict[str, Any]:
 
 def _number(key: str, value: Any) -> str:
     field, low, high, whole = NUMBERS[key]
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal, float)):
-        raise InvalidSetting(f"{key} deve ser um número (ou null para voltar ao padrão), não {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int if whole else (int, Decimal, float)):
+        kind = "um número inteiro, sem casas decimais," if whole else "um número"
+        raise InvalidSetting(f"{key} deve ser {kind} (ou null para voltar ao padrão), não {value!r}")
     number = Decimal(str(value))
-    if not number.is_finite() or not low <= number <= high or (whole and number != number.to_integral_value()):
-        kind = "um número inteiro" if whole else "um número"
-        raise InvalidSetting(f"{key} deve ser {kind} de {_shown(low)} a {_shown(high)}, não {value!r}")
+    if not number.is_finite() or not low <= number <= high:
+        raise InvalidSetting(f"{key} deve ir de {_shown(low)} a {_shown(high)}, não {value!r}")
     return str(int(number)) if whole else str(number)
 
 

@@ -64,6 +64,7 @@ def test_a_customer_overrides_some_thresholds_and_null_restores_the_default():
     ({"potencia_kw": True}, "número"),
     ({"potencia_minutos": 2.5}, "inteiro"),
     ({"fator_diario": 0.5}, "de 1 a 1000"),
+    ({"potencia_minutos": 15.0}, "inteiro"),
     ({"desligados": ["fogo"]}, "tipos de alerta"),
 ])
 def test_bad_customer_thresholds_say_what_to_send(changes, fragment):
