@@ -39,8 +39,14 @@ def check_power(
     session: Session, customer: Customer, state: MeterState, watch: AlertWatch, config: AlertConfig,
     settings: Settings, now_ms: int, scan_from: int | None,
 ) -> None:
-    """Examine the whole minutes from `scan_from` (or from where the last look stopped) to the
-    latest reading; raise the episodes that reached the limit's duration, clear those that ended."""
+    """Examine the whole minutes from `scan_from` (None: the first reading), or from where the
+    last look stopped, to the latest reading; raise the episodes that reached the limit's
+    duration, clear those that ended.
+
+    A look that continues the last one knows which minutes it examined already; a fresh one
+    (a first look, or late readings before where the last stopped) starts from the beginning
+    of the run going on at `scan_from` and lets the existing alerts say what was raised.
+    """
     limit_w = config.power_kw * 1000
     duration = config.power_minutes * rules.MINUTE_MS
     series = Series(session, state.meter_id)
@@ -49,10 +55,11 @@ def check_power(
     continuing = pending is not None and (scan_from is None or scan_from >= pending)
     if continuing:
         start, run_start = pending, watch.power_run_start
-    else:
-        start = rules.minute_floor(state.last_ts if scan_from is None else scan_from)
+    else:  # start afresh: from the run going on there, if any, so its minutes are all examined
+        start = rules.minute_floor(state.first_ts if scan_from is None else scan_from)
         start = min(start, pending) if pending is not None else start
-        run_start = _run_start_before(series, start, limit_w, duration)
+        start = _run_start_before(series, start, limit_w, duration) or start
+        run_start = None
     if start >= end:  # no whole minute to judge yet
         watch.power_scan_to, watch.power_run_start = start, run_start
         return

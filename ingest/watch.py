@@ -76,7 +76,7 @@ def observe(session: Session, states: Iterable[MeterState], arrivals: dict[int, 
         if projection:
             settle(session, customer, state, settings, now_ms)
         if power and POWER not in config.disabled:
-            scan_from = min(late) - config.power_minutes * 60_000 if late else arrived.before_ts
+            scan_from = min(late) - config.power_minutes * 60_000 if late else arrived.before_ts  # None: all
             check_power(session, customer, state, watch, config, settings, now_ms, scan_from)
 
 

@@ -168,3 +168,21 @@ def test_the_configured_limit_and_duration_apply(db, settings):
     [alert] = alerts(db, POWER)
     assert alert.detalhes["inicio"] == "2024-03-20T10:05:00+00:00"
     assert (alert.detalhes["minutos"], alert.detalhes["limite_kw"]) == (5, 3.0)
+
+
+def test_a_whole_episode_in_the_meter_first_batch_is_seen(site):
+    db, settings = site
+    deliver(db, settings, HEATER)  # a history uploaded at once: the first batch holds everything
+    [alert] = alerts(db, POWER)
+    assert (alert.cause, alert.state, alert.detalhes["leitura"]) == (
+        "2024-03-20T10:10:00Z", CLEARED, "2024-03-20T10:25:00+00:00")
+
+
+@pytest.mark.parametrize("cut_minutes", [12, 26, 31])
+def test_an_episode_across_two_large_batches_is_raised_once(site, cut_minutes):
+    db, settings = site
+    cut = T0 + cut_minutes * MINUTE
+    deliver(db, settings, [r for r in HEATER if r[0] < cut])
+    deliver(db, settings, [r for r in HEATER if r[0] >= cut])
+    [alert] = alerts(db, POWER)
+    assert (alert.cause, alert.state) == ("2024-03-20T10:10:00Z", CLEARED)
