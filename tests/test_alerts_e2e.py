@@ -63,7 +63,7 @@ def test_new_kinds_of_alert_are_published_on_alerts_id(broker, procs, free_port,
     assert created.status_code == 201, created.text
     customer = {"Authorization": f"Bearer {created.json()['token']}"}
     watcher = broker.client("watcher")
-    watcher.subscribe("alerts/#")
+    assert watcher.subscribe("alerts/#") == 1  # granted at QoS 1: what `mosquitto_sub -t 'alerts/#'` asks
     meter = broker.client(7)
 
     meter.publish_many([(topic_for(7), encode(Reading(7, ts, wh))) for ts, wh in HISTORY + STILL_ON])
