@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.rules import KINDS as ALERT_KINDS
+
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
 DEFAULT_CLIENT_ID = "energy-ingest"
 MIN_ADMIN_TOKEN_LENGTH = 16
-ALERT_KINDS = (  # every `tipo` of alert (core.rules names each)
-    "excesso", "variacao", "projecao_excesso", "projecao_variacao", "consumo_diario", "potencia", "silencio",
-)
 
 
 class ConfigError(ValueError):

@@ -10,8 +10,6 @@ Its cause is the instant of that last batch, so each silence is one alert.
 
 from __future__ import annotations
 
-import logging
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,8 +22,6 @@ from core.config import Settings
 from core.models import AlertWatch, Customer, MeterState
 from core.money import kwh_from_wh
 from core.periods import cycle_of, iso
-
-log = logging.getLogger(__name__)
 
 CUSTOMER_FLOOR_MS = rules.MINUTE_MS  # a customer's own limit is a whole number of minutes
 
