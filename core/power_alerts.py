@@ -3,8 +3,9 @@
 Judged from the stored register, minute by minute (`core.rules.minute_powers`): an episode is a
 run of consecutive whole minutes whose mean power is above the limit, and it raises one alert
 when it has lasted the configured time, at the first reading that shows it. A minute counts only
-when the readings around its boundaries are at most that time apart, so a gap in the data never
-looks like a long episode, and readings every 15 minutes (a history replayed) still show one.
+when the readings around its boundaries are at most that time apart (plus a tenth, for readings
+that come a little late), so a gap in the data never looks like a long episode, and readings
+every 15 minutes (a history replayed) still show one.
 
 The alert's cause is the episode's start (UTC, to the minute). Readings that arrive late or out
 of order can move that start while the data fills in (a gap is interpolated evenly), so an
@@ -49,6 +50,7 @@ def check_power(
     """
     limit_w = config.power_kw * 1000
     duration = config.power_minutes * rules.MINUTE_MS
+    max_gap = duration + duration // 10  # readings every 15 min, a little late, still count
     series = Series(session, state.meter_id)
     end = rules.minute_floor(state.last_ts)
     pending = watch.power_scan_to
@@ -58,14 +60,14 @@ def check_power(
     else:  # start afresh: from the run going on there, if any, so its minutes are all examined
         start = rules.minute_floor(state.first_ts if scan_from is None else scan_from)
         start = min(start, pending) if pending is not None else start
-        start = _run_start_before(series, start, limit_w, duration) or start
+        start = _run_start_before(series, start, limit_w, max_gap) or start
         run_start = None
     if start >= end:  # no whole minute to judge yet
         watch.power_scan_to, watch.power_run_start = start, run_start
         return
     readings = _readings(series, start, end)
     ongoing = None
-    for run in rules.runs_above(rules.minute_powers(readings, start, end, duration), limit_w, run_start):
+    for run in rules.runs_above(rules.minute_powers(readings, start, end, max_gap), limit_w, run_start):
         if run.duration_ms >= duration and (not continuing or run.start + duration > start):
             _raise_episode(session, customer, series, run, config, settings, now_ms)
         if run.end == end:
