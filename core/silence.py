@@ -35,6 +35,7 @@ def raise_silent(session: Session, settings: Settings, now_ms: int, listening_si
         .join(MeterState, MeterState.meter_id == AlertWatch.meter_id)
         .where(AlertWatch.silent.is_(False), AlertWatch.received_at < now_ms - floor,
                MeterState.registered.is_(True), MeterState.last_ts.is_not(None))
+        .with_for_update(of=AlertWatch, skip_locked=True)  # a row a batch holds is a meter reporting
     ).all()
     raised = 0
     for watch, customer, state in rows:
