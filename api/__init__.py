@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from api import charts, configuracao, db, errors, invoices, live, middleware, pages, routes, sessions, tokens
+from api import alerts, charts, configuracao, db, errors, invoices, live, middleware, pages, routes, sessions, tokens
 from api.encoding import JSONProvider
 from core.config import Settings
 from core.tokens import admin_token
@@ -44,5 +44,6 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     app.register_blueprint(tokens.bp)
     app.register_blueprint(configuracao.bp)
     app.register_blueprint(invoices.bp)
+    app.register_blueprint(alerts.bp)
     app.wsgi_app = middleware.QueryStringLimit(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -294,7 +294,7 @@ def _get(operation_id: str, summary: str, names: list[str], schema: str) -> dict
 
 def _alert_route(tipo: str, summary: str) -> dict[str, Any]:
     """One of the two alert routes."""
-    return _get(f"alertas_{tipo}", summary, ["id", "estado"], "Alertas")
+    return _get(f"alertas_{tipo}", summary, ["id", "estado", "desde"], "Alertas")
 
 
 def _paths() -> dict[str, Any]:
@@ -404,11 +404,11 @@ def _paths() -> dict[str, Any]:
 
 
 def openapi_document(plans: Sequence[str] = (BASE_PLAN,)) -> dict[str, Any]:
-    """The whole document, with the routes of the web pages (api.openapi_web); `plans` are the
-    configured tariff plans a customer may choose."""
-    from api import openapi_web  # imported here: it builds on this module's patterns
+    """The whole document, with the routes of the web pages (api.openapi_web) and of the alerts
+    (api.alert_openapi); `plans` are the configured tariff plans a customer may choose."""
+    from api import alert_openapi, openapi_web  # imported here: they build on this module's patterns
 
-    return openapi_web.extend({
+    return alert_openapi.extend(openapi_web.extend({
         "openapi": "3.0.3",
         "info": {
             "title": "Energia — medição inteligente",
@@ -427,4 +427,4 @@ def openapi_document(plans: Sequence[str] = (BASE_PLAN,)) -> dict[str, Any]:
             "parameters": dict(PARAMETERS),
             "schemas": {**SCHEMAS, **_terms_schemas(plans)},
         },
-    })
+    }))

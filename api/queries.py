@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.alert_params import AlertFilter
 from api.params import BillMonth, Page
 from api.windows import EVERYTHING, Window
 from core.bills import (bill_cycles, closed_bill_document, closing_day, compute, freeze, frozen_bills,
@@ -101,13 +102,21 @@ def bill_document(session: Session, customer: Customer, wanted: BillMonth, setti
     return open_bill_document(computed, customer, state, settings)
 
 
-def alerts_document(session: Session, customer_id: int, tipo: str, estado: str | None, zone: ZoneInfo) -> dict[str, Any]:
-    """The alerts of one rule, oldest first, optionally only those in one state."""
-    query = select(Alert).where(Alert.customer_id == customer_id, Alert.tipo == tipo)
-    if estado is not None:
-        query = query.where(Alert.state == estado)
+def alerts_document(session: Session, customer_id: int, tipo: str | None, wanted: AlertFilter, zone: ZoneInfo) -> dict[str, Any]:
+    """A customer's alerts, oldest first: of one rule (`tipo`), or of the kinds the filter names."""
+    query = select(Alert).where(Alert.customer_id == customer_id)
+    kinds = (tipo,) if tipo is not None else wanted.kinds
+    if kinds is not None:
+        query = query.where(Alert.tipo.in_(kinds))
+    if wanted.estado is not None:
+        query = query.where(Alert.state == wanted.estado)
+    if wanted.since_ms is not None:
+        query = query.where(Alert.criado_em >= wanted.since_ms)
     alerts = [alert_document(alert, zone) for alert in session.scalars(query.order_by(Alert.criado_em, Alert.id))]
-    return {"id": customer_id, "tipo": tipo, "alerta": bool(alerts), "alertas": alerts}
+    document: dict[str, Any] = {"id": customer_id}
+    if tipo is not None:
+        document["tipo"] = tipo
+    return {**document, "alerta": bool(alerts), "alertas": alerts}
 
 
 def _state_with_readings(session: Session, meter_id: int) -> MeterState | None:

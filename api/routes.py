@@ -18,7 +18,8 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from api import auth, configuracao, db, params, queries, windows
+from api import alert_params, auth, configuracao, db, params, queries, windows
+from api.alert_params import AlertFilter
 from api.errors import Conflict, NotFound, error_response, read_body
 from api.openapi import openapi_document
 from core.customers import AlreadyRegistered, delete_customer, register
@@ -142,13 +143,13 @@ def _reading_span(customer_id: int) -> tuple[int | None, int | None]:
 
 
 def _alerts(tipo: str) -> Response:
-    """The alert list of one rule."""
+    """The alert list of one rule, optionally only in one state and raised since an instant."""
     principal = _principal()
     customer_id = params.customer_id(request.args)
-    estado = params.alert_state(request.args)
-    _readable_customer(principal, customer_id)
     zone = db.context().settings.zone
-    return jsonify(queries.alerts_document(db.session(), customer_id, tipo, estado, zone))
+    wanted = AlertFilter(estado=params.alert_state(request.args), since_ms=alert_params.since(request.args, zone))
+    _readable_customer(principal, customer_id)
+    return jsonify(queries.alerts_document(db.session(), customer_id, tipo, wanted, zone))
 
 
 @bp.get("/usuario/alerta/variacao/", strict_slashes=False)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.rules import KINDS as ALERT_KINDS
 from core.tariff_file import SPEC_KEYS, TariffError, parse_schedule
 from core.tariffs import Schedule
 
@@ -34,10 +35,22 @@ class TariffConfig:
 
 @dataclass(frozen=True)
 class AlertConfig:
-    """Thresholds of the two alert rules of SPEC §6, in kWh."""
+    """Thresholds of the alert rules: the two of SPEC §6 (kWh) and the early warnings.
+
+    A customer may override most of them (`core.alert_settings`); `disabled` names kinds of
+    alert (`tipo`) that are never raised.
+    """
 
     excess_kwh: Decimal = Decimal("150")
     variation_kwh: Decimal = Decimal("100")
+    projection_after_days: Decimal = Decimal("3")  # projections count once this much of a cycle has passed
+    daily_factor: Decimal = Decimal("3")  # a day above this many times the median day
+    daily_window_days: int = 30  # the median is of the days before, this many at most...
+    daily_min_days: int = 7  # ...and at least this many, all measured
+    power_kw: Decimal = Decimal("8")  # sustained power above this...
+    power_minutes: int = 15  # ...for this long
+    silence_minutes: Decimal = Decimal("60")  # a meter that has sent nothing for this long
+    disabled: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -134,10 +147,7 @@ def apply_toml(settings: Settings, toml: Mapping[str, Any]) -> Settings:
         closing_day=_int(billing, "billing.closing_day", settings.closing_day, 1, 31),
         due_days=_int(billing, "billing.due_days", settings.due_days, 0, 90),
         tariffs=_schedule(tariff) if set(tariff) - set(SPEC_KEYS) else settings.tariffs,
-        alerts=AlertConfig(
-            excess_kwh=_decimal(alerts, "alerts.excess_kwh", settings.alerts.excess_kwh),
-            variation_kwh=_decimal(alerts, "alerts.variation_kwh", settings.alerts.variation_kwh),
-        ),
+        alerts=_alerts(alerts, settings.alerts),
         raw_days=_int(retention, "retention.raw_days", settings.raw_days, 0, 100_000),
         max_power_w=int(
             _decimal(quality, "quality.max_power_kw", Decimal(settings.max_power_w) / 1000) * 1000
@@ -151,6 +161,36 @@ def _schedule(tariff: Mapping[str, Any]) -> Schedule:
         return parse_schedule({key: value for key, value in tariff.items() if key not in SPEC_KEYS})
     except TariffError as error:
         raise ConfigError(str(error)) from None
+
+
+def _alerts(table: Mapping[str, Any], current: AlertConfig) -> AlertConfig:
+    """The [alerts] section: thresholds of every alert rule (issue 4)."""
+    window = _int(table, "alerts.daily_window_days", current.daily_window_days, 1, 366)
+    config = AlertConfig(
+        excess_kwh=_decimal(table, "alerts.excess_kwh", current.excess_kwh),
+        variation_kwh=_decimal(table, "alerts.variation_kwh", current.variation_kwh),
+        projection_after_days=_decimal(table, "alerts.projection_after_days", current.projection_after_days),
+        daily_factor=_decimal(table, "alerts.daily_factor", current.daily_factor),
+        daily_window_days=window,
+        daily_min_days=_int(table, "alerts.daily_min_days", min(current.daily_min_days, window), 1, window),
+        power_kw=_decimal(table, "alerts.power_kw", current.power_kw),
+        power_minutes=_int(table, "alerts.power_minutes", current.power_minutes, 1, 1440),
+        silence_minutes=_decimal(table, "alerts.silence_minutes", current.silence_minutes),
+        disabled=_kinds(table, "alerts.disabled", current.disabled),
+    )
+    for key in ("daily_factor", "power_kw", "silence_minutes"):
+        if getattr(config, key) <= 0:
+            raise ConfigError(f"alerts.{key} must be more than zero")
+    return config
+
+
+def _kinds(table: Mapping[str, Any], key: str, default: frozenset[str]) -> frozenset[str]:
+    raw = table.get(key.rsplit(".", 1)[1])
+    if raw is None:
+        return default
+    if not isinstance(raw, list) or any(kind not in ALERT_KINDS for kind in raw):
+        raise ConfigError(f"{key} must be a list of alert kinds among {', '.join(ALERT_KINDS)}, not {raw!r}")
+    return frozenset(raw)
 
 
 def default_db_url(data_dir: Path) -> str:

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from core.models import Alert
 from core.periods import iso
+from core.rules import AUDIENCE
 
 
 def alert_document(alert: Alert, zone: ZoneInfo) -> dict[str, Any]:
@@ -21,4 +22,11 @@ def alert_document(alert: Alert, zone: ZoneInfo) -> dict[str, Any]:
         "detalhes": alert.detalhes,
         "severidade": alert.severity,
         "estado": alert.state,
+        "publico": AUDIENCE.get(alert.tipo, "cliente"),
+        "reconhecido_em": _iso_or_none(alert.acknowledged_at, zone),
+        "encerrado_em": _iso_or_none(alert.cleared_at, zone),
     }
+
+
+def _iso_or_none(ts_ms: int | None, zone: ZoneInfo) -> str | None:
+    return None if ts_ms is None else iso(ts_ms, zone)

@@ -146,3 +146,39 @@ class Alert(Base):
     claimed_until: Mapped[int | None] = mapped_column(BigInteger)  # a publisher's lease
     acknowledged_at: Mapped[int | None] = mapped_column(BigInteger)
     cleared_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AlertWatch(Base):
+    """What the early-warning rules keep per registered meter, so a batch checks them in O(1).
+
+    Every column is derived from stored readings and may be recomputed from them at any time:
+    - `received_at`: the worker's clock at the latest batch holding a reading of this meter;
+      `silent` says a `silencio` alert is open, to be cleared when the meter reports again.
+    - `day_end`: the end of the local day the daily rule is armed for; `daily_at` the adjusted
+      register (Wh) above which that day raises `consumo_diario` (None: no baseline, or raised).
+    - `proj_*`: the open cycle's projection: consumption counts from `proj_since` (adjusted
+      register `proj_start_wh`) to the cycle's end `proj_end`, is trusted from `proj_after`, and
+      raises an alert when projected to reach `proj_target_wh` (None: nothing left to raise).
+    - `power_scan_to`: while the power rule has minutes still to look at, the end of the last
+      one it examined (None: idle); `power_run_start`: the start of the run above the limit that
+      was still going on there.
+    - `power_limit_w`: the customer's own power limit, so a batch needs no customer row to see
+      that a step was above it (None: the configured limit; 0: the rule is off for it).
+    """
+
+    __tablename__ = "alert_watch"
+    __table_args__ = (Index("ix_alert_watch_received", "received_at"),)
+
+    meter_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    received_at: Mapped[int | None] = mapped_column(BigInteger)
+    silent: Mapped[bool] = mapped_column(Boolean, default=False)
+    day_end: Mapped[int | None] = mapped_column(BigInteger)
+    daily_at: Mapped[str | None] = mapped_column(String(40))
+    proj_since: Mapped[int | None] = mapped_column(BigInteger)
+    proj_end: Mapped[int | None] = mapped_column(BigInteger)
+    proj_after: Mapped[int | None] = mapped_column(BigInteger)
+    proj_start_wh: Mapped[str | None] = mapped_column(String(40))
+    proj_target_wh: Mapped[str | None] = mapped_column(String(40))
+    power_scan_to: Mapped[int | None] = mapped_column(BigInteger)
+    power_run_start: Mapped[int | None] = mapped_column(BigInteger)
+    power_limit_w: Mapped[int | None] = mapped_column(BigInteger)

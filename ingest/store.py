@@ -22,6 +22,7 @@ from core.config import Settings
 from core.db import insert_ignore
 from core.models import Customer, MeterState, Reading, ReadingFlag, RejectedReading
 from core.settlement import settle
+from ingest.watch import Arrivals, observe
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +60,18 @@ def store_batch(session: Session, messages: Sequence[Message], settings: Setting
     states = _lock_states(session, sorted(by_meter))
     new_rows: list[dict] = []
     flags: list[dict] = []
-    late_arrivals: set[int] = set()
+    arrivals: dict[int, Arrivals] = {}
     for meter_id in sorted(by_meter):
         state = states[meter_id]
         received = sorted(by_meter[meter_id].values(), key=lambda pair: pair[0].ts_ms)
         last = state.last_ts
         inner = [pair for pair in received if last is not None and pair[0].ts_ms <= last]
         tail = [reading for reading, _ in received[len(inner):]]
-        if inner and _store_inner(session, state, inner, settings, now_ms, outcome, rejected):
-            late_arrivals.add(meter_id)
+        arrived = arrivals[meter_id] = Arrivals(before_ts=last)
+        if inner:
+            _store_inner(session, state, inner, settings, now_ms, outcome, rejected, arrived)
         if tail:
-            _append(state, tail, settings.max_power_w, now_ms, new_rows, flags, outcome)
+            arrived.peak_w = _append(state, tail, settings.max_power_w, now_ms, new_rows, flags, outcome)
     if new_rows:
         session.execute(insert(Reading), new_rows)
     if flags:
@@ -79,7 +81,9 @@ def store_batch(session: Session, messages: Sequence[Message], settings: Setting
     outcome.stored += len(new_rows)
     for reason in (row["reason"] for row in rejected):
         outcome.rejected[reason] += 1
+    late_arrivals = {meter_id for meter_id, arrived in arrivals.items() if arrived.late}
     _settle_due(session, states.values(), late_arrivals, settings, now_ms, outcome)
+    observe(session, states.values(), arrivals, settings, now_ms)
     return outcome
 
 
@@ -139,13 +143,18 @@ def _select_states(session: Session, meter_ids: list[int]) -> dict[int, MeterSta
 
 
 def _append(state: MeterState, tail: list[wire.Reading], max_power_w: int, now_ms: int,
-            new_rows: list[dict], flags: list[dict], outcome: Outcome) -> None:
-    """Append readings newer than the last stored one, classifying each step in memory."""
+            new_rows: list[dict], flags: list[dict], outcome: Outcome) -> int:
+    """Append readings newer than the last stored one, classifying each step in memory.
+
+    Returns the highest power of those steps, in watts (for the power alert).
+    """
     prev_ts, prev_wh = state.last_ts, state.last_wh
     adjust = state.adjust_wh or 0
+    peak = 0
     for reading in tail:
         if prev_ts is not None:
             step = quality.classify_step(prev_ts, prev_wh, reading.ts_ms, reading.wh, max_power_w)
+            peak = max(peak, step.power_w)
             if step.flag is not None:
                 flags.append(_flag_row(state.meter_id, prev_ts, prev_wh, reading, step, now_ms))
                 outcome.flagged[step.flag] += 1
@@ -157,13 +166,14 @@ def _append(state: MeterState, tail: list[wire.Reading], max_power_w: int, now_m
     state.last_ts, state.last_wh = prev_ts, prev_wh
     state.adjust_wh = adjust
     state.readings = (state.readings or 0) + len(tail)
+    return peak
 
 
 def _store_inner(session: Session, state: MeterState, inner: list[Received], settings: Settings,
-                 now_ms: int, outcome: Outcome, rejected: list[dict]) -> bool:
+                 now_ms: int, outcome: Outcome, rejected: list[dict], arrived: Arrivals) -> None:
     """Store readings at or before the latest one (duplicates, conflicts, late arrivals).
 
-    Returns whether any late reading was stored.
+    Records in `arrived` the late readings stored and the highest power of the steps around them.
     """
     meter_id = state.meter_id
     stored = dict(session.execute(
@@ -179,11 +189,13 @@ def _store_inner(session: Session, state: MeterState, inner: list[Received], set
             detail = _conflict_detail(stored[reading.ts_ms], reading.wh)
             rejected.append(rejected_row(message, quality.CONFLICT, detail, meter_id))
     if not late:
-        return False
+        return
     session.execute(insert(Reading), [{"meter_id": meter_id, "ts": r.ts_ms, "wh": r.wh} for r in late])
     outcome.stored += len(late)
     for reading in late:
-        _reclassify_around(session, meter_id, reading.ts_ms, settings.max_power_w, now_ms, outcome)
+        power = _reclassify_around(session, meter_id, reading.ts_ms, settings.max_power_w, now_ms, outcome)
+        arrived.late_peak_w = max(arrived.late_peak_w, power)
+    arrived.late = [reading.ts_ms for reading in late]
     earliest = late[0]  # `inner` is in time order
     if state.first_ts is None or earliest.ts_ms < state.first_ts:
         state.first_ts, state.first_wh = earliest.ts_ms, earliest.wh
@@ -191,14 +203,17 @@ def _store_inner(session: Session, state: MeterState, inner: list[Received], set
     state.adjust_wh = session.scalar(
         select(func.coalesce(func.sum(ReadingFlag.adjust_wh), 0)).where(ReadingFlag.meter_id == meter_id)
     )
-    return True
 
 
-def _reclassify_around(session: Session, meter_id: int, ts: int, max_power_w: int, now_ms: int, outcome: Outcome) -> None:
-    """Re-classify the steps into and out of a reading inserted between two stored ones."""
+def _reclassify_around(session: Session, meter_id: int, ts: int, max_power_w: int, now_ms: int, outcome: Outcome) -> int:
+    """Re-classify the steps into and out of a reading inserted between two stored ones.
+
+    Returns the higher power of the two steps, in watts.
+    """
     previous = _neighbour(session, meter_id, ts, before=True)
     current = session.get(Reading, (meter_id, ts))
     following = _neighbour(session, meter_id, ts, before=False)
+    peak = 0
     for left, right in ((previous, current), (current, following)):
         if right is None:
             continue
@@ -206,10 +221,12 @@ def _reclassify_around(session: Session, meter_id: int, ts: int, max_power_w: in
         if left is None:
             continue
         step = quality.classify_step(left.ts, left.wh, right.ts, right.wh, max_power_w)
+        peak = max(peak, step.power_w)
         if step.flag is not None:
             reading = wire.Reading(meter_id, right.ts, right.wh)
             session.execute(insert(ReadingFlag), [_flag_row(meter_id, left.ts, left.wh, reading, step, now_ms)])
             outcome.flagged[step.flag] += 1
+    return peak
 
 
 def _neighbour(session: Session, meter_id: int, ts: int, before: bool) -> Reading | None:

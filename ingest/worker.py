@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.config import Settings
 from core.credentials import INGEST_SECRET, INGEST_USER, mqtt_login
 from core.models import RejectedReading
+from core.silence import raise_silent
 from core.wire import TOPIC_FILTER
 from ingest import outbox
 from ingest.metrics import Metrics
@@ -36,6 +37,7 @@ SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps the session (and its backlo
 BATCH_WAIT_S = 0.05
 OUTBOX_EVERY_S = 0.5
 SUMMARY_EVERY_S = 10.0
+SILENCE_EVERY_S = (1.0, 30.0)  # bounds of how often silent meters are looked for
 INTERNAL_ERROR = "internal_error"
 
 
@@ -67,7 +69,8 @@ class Worker:
         self.inbox: queue.SimpleQueue[Incoming] = queue.SimpleQueue()
         self.acknowledged: queue.SimpleQueue[int] = queue.SimpleQueue()
         self.connection = 0  # bumped on every connect; acks go only to the connection a message came on
-        self.pending_alerts: dict[int, int] = {}
+        self.pending_alerts: dict[int, outbox.Lease] = {}
+        self.listening_since: int | None = None  # since when the subscription is in place
         self.client = self._make_client()
 
     def topic(self) -> str:
@@ -119,13 +122,16 @@ class Worker:
     def run(self) -> None:
         """The batch loop, until `stop()`; then commit what is held, acknowledge, disconnect."""
         self.start()
-        next_outbox = next_summary = time.monotonic()
+        next_outbox = next_summary = next_silence = time.monotonic()
         while not self.stopping.is_set():
             batch = self._collect(block=True)
             self.metrics.queued = self.inbox.qsize()
             if batch:
                 self._process(batch)
             moment = time.monotonic()
+            if moment >= next_silence:
+                self._check_silence()
+                next_silence = moment + self.silence_every_s()
             if moment >= next_outbox:
                 self._publish_alerts()
                 next_outbox = moment + OUTBOX_EVERY_S
@@ -239,6 +245,25 @@ class Worker:
         except OperationalError as error:
             log.warning("alert outbox skipped this round: %s", str(error).splitlines()[0])
 
+    def silence_every_s(self) -> float:
+        """How often to look for silent meters: a quarter of the limit, within 1 to 30 s."""
+        low, high = SILENCE_EVERY_S
+        return min(max(float(self.settings.alerts.silence_minutes) * 60 / 4, low), high)
+
+    def _check_silence(self) -> None:
+        """Raise `silencio` for meters quiet past their limit while this worker was listening."""
+        listening_since = self.listening_since
+        if listening_since is None:
+            return
+        try:
+            with self.sessions.begin() as session:
+                raised = raise_silent(session, self.settings, now_ms(), listening_since)
+        except OperationalError as error:
+            log.warning("silent-meter check skipped this round: %s", str(error).splitlines()[0])
+            return
+        if raised:
+            log.warning("%d meter(s) went silent", raised)
+
     def _publish(self, topic: str, payload: bytes) -> int | None:
         info = self.client.publish(topic, payload, qos=1)
         return info.mid if info.rc == mqtt.MQTT_ERR_SUCCESS else None
@@ -261,10 +286,12 @@ class Worker:
             if code.is_failure:
                 log.error("subscription to %s refused: %s", self.topic(), code)
             else:
+                self.listening_since = now_ms()
                 log.info("subscribed to %s", self.topic())
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
         self.metrics.connected = False
+        self.listening_since = None
         if not self.stopping.is_set():
             log.warning("disconnected from the broker (%s); reconnecting", reason_code)
 

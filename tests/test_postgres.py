@@ -43,3 +43,23 @@ def test_delete_and_register_again_on_postgresql(pg):
     with db() as session:
         assert session.scalar(select(func.count()).select_from(Bill)) == 0
         assert session.scalar(select(func.count()).select_from(Alert)) == 0
+
+
+def test_early_warnings_and_silence_the_same_on_postgresql(pg):
+    from core.silence import raise_silent
+    from tests import test_power_alerts as power
+    from tests.support import readings
+
+    db, settings = pg
+    readings.enrol(db, settings)
+    for batch in power.by_minute(power.HEATER):
+        readings.deliver(db, settings, batch)
+    readings.deliver(db, settings, power.HEATER[::-1])  # redelivered, newest first
+    [alert] = readings.alerts(db, "potencia")
+    assert (alert.cause, alert.state, alert.detalhes["leitura"]) == (
+        "2024-03-20T10:10:00Z", "encerrado", "2024-03-20T10:25:00+00:00")
+    last = power.HEATER[-1][0]
+    with db.begin() as session:
+        assert raise_silent(session, settings, last + 2 * readings.HOUR, listening_since=0) == 1
+    readings.deliver(db, settings, [(last + 3 * readings.HOUR, power.HEATER[-1][1] + 1)])
+    assert [a.state for a in readings.alerts(db, "silencio")] == ["encerrado"]

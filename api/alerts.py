@@ -1,0 +1,112 @@
+"""The alert routes beyond SPEC §5 (issue 4): every kind at once, acknowledging, thresholds.
+
+- `GET /usuario/alertas/?id=N[&tipo=..][&estado=..][&desde=..]`: every kind of alert.
+- `POST /usuario/alerta/reconhecer/?id=N&alerta_id=K`: the customer has seen alert K.
+- `GET|PATCH /usuario/alertas/configuracao/?id=N`: the thresholds in force for the customer, and
+  its own ones (a JSON object; `null` puts one back to the configured value).
+
+Checks run in the order of SPEC §5: token 401, malformed input 400, another customer's data 403,
+absent 404 (an alert that is not this customer's is absent). A customer's token may do all of
+this for its own id; the admin token for any.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, jsonify, request
+
+from api import alert_params, auth, db, params, queries
+from api.errors import NotFound
+from core import alert_settings
+from core.alert_settings import InvalidSetting
+from core.alert_states import acknowledge, find_alert
+from core.customers import lock_meter
+from core.documents import alert_document
+from core.models import Customer
+from core.settlement import settle
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("alerts", __name__)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _customer(principal: auth.Principal, customer_id: int) -> Customer:
+    """The customer, once the principal may see it (403) and it exists (404)."""
+    auth.authorize_customer(principal, customer_id)
+    customer = queries.find_customer(db.session(), customer_id)
+    if customer is None:
+        raise NotFound(f"não há cliente com id {customer_id}")
+    return customer
+
+
+def _principal() -> auth.Principal:
+    return auth.authenticate(db.session(), request.headers.get("Authorization"), db.context().admin_token)
+
+
+@bp.get("/usuario/alertas/", strict_slashes=False)
+def alertas() -> Response:
+    """Every alert of the customer, oldest first, filtered by kind, state and raising time."""
+    principal = _principal()
+    customer_id = params.customer_id(request.args)
+    zone = db.context().settings.zone
+    wanted = alert_params.alert_filter(request.args, zone, params.alert_state(request.args))
+    _customer(principal, customer_id)
+    return jsonify(queries.alerts_document(db.session(), customer_id, None, wanted, zone))
+
+
+@bp.post("/usuario/alerta/reconhecer/", strict_slashes=False)
+@db.writes
+def reconhecer() -> Response:
+    """Acknowledge an alert: state `reconhecido` (a cleared one stays `encerrado`)."""
+    principal = _principal()
+    customer_id = params.customer_id(request.args)
+    alert_id = alert_params.alert_id(request.args)
+    _customer(principal, customer_id)
+    session = db.session()
+    alert = find_alert(session, customer_id, alert_id)
+    if alert is None:
+        raise NotFound(f"o cliente {customer_id} não tem alerta {alert_id}; veja os alertas em /usuario/alertas/?id={customer_id}")
+    acknowledge(alert, _now_ms())
+    document = alert_document(alert, db.context().settings.zone)
+    session.commit()
+    return jsonify(document)
+
+
+@bp.get("/usuario/alertas/configuracao/", strict_slashes=False)
+def configuracao() -> Response:
+    """The thresholds in force for the customer and the ones that are its own."""
+    principal = _principal()
+    customer_id = params.customer_id(request.args)
+    customer = _customer(principal, customer_id)
+    return jsonify(alert_settings.document(customer, db.context().settings))
+
+
+@bp.patch("/usuario/alertas/configuracao/", strict_slashes=False)
+@db.writes
+def configurar() -> Response:
+    """Change the customer's own thresholds; the rules use them from the next reading on."""
+    principal = _principal()
+    customer_id = params.customer_id(request.args)
+    changes = alert_params.settings_body(request.get_data(cache=False))
+    try:
+        alert_settings.merged({}, changes)  # malformed values are a 400 before any 403 or 404
+    except InvalidSetting as error:
+        raise params.ParamError(str(error)) from None
+    auth.authorize_customer(principal, customer_id)
+    session, settings = db.session(), db.context().settings
+    state = lock_meter(session, customer_id)
+    customer = queries.find_customer(session, customer_id)
+    if customer is None:
+        raise NotFound(f"não há cliente com id {customer_id}")
+    alert_settings.apply(session, customer, changes, settings)
+    settle(session, customer, state, settings, _now_ms())  # re-arm the cycle's excess and projection
+    document = alert_settings.document(customer, settings)
+    session.commit()
+    log.info("customer %s alert thresholds: %s", customer_id, document["personalizado"])
+    return jsonify(document)
