@@ -69,7 +69,7 @@ def _thresholds(nullable: bool) -> dict[str, Any]:
     properties[DISABLED] = {"type": "array", "items": {"type": "string", "enum": list(KINDS)}}
     if nullable:
         properties = {key: {**schema, "nullable": True} for key, schema in properties.items()}
-        return {"type": "object", "additionalProperties": False, "properties": properties}
+        return {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": properties}
     return {"type": "object", "required": list(properties), "properties": properties}
 
 
@@ -82,7 +82,8 @@ SCHEMAS = {
             "personalizado": {**_thresholds(nullable=False), "required": [], "description": "Os limites próprios do cliente"},
         },
     },
-    "MudancaAlertas": {**_thresholds(nullable=True), "description": "Limites a mudar; null volta ao padrão"},
+    "MudancaAlertas": {**_thresholds(nullable=True), "description": "Limites a mudar; null volta ao padrão",
+                       "example": {"potencia_kw": 11, "desligados": ["consumo_diario"]}},
 }
 
 READ_ERRORS = {

@@ -97,6 +97,6 @@ def settings_body(raw: bytes) -> dict[str, Any]:
         document = json.loads(raw, parse_float=Decimal) if raw.strip() else None
     except (ValueError, RecursionError):
         raise ParamError(f"o corpo não é JSON válido: envie um objeto como {example}") from None
-    if not isinstance(document, dict):
-        raise ParamError(f"envie um objeto JSON como {example} (null volta um limite ao padrão)")
+    if not isinstance(document, dict) or not document:
+        raise ParamError(f"envie um objeto JSON com o que mudar, como {example} (null volta um limite ao padrão)")
     return document

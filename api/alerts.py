@@ -18,7 +18,7 @@ import time
 from flask import Blueprint, Response, jsonify, request
 
 from api import alert_params, auth, db, params, queries
-from api.errors import NotFound
+from api.errors import NotFound, read_body
 from core import alert_settings
 from core.alert_settings import InvalidSetting
 from core.alert_states import acknowledge, find_alert
@@ -93,7 +93,7 @@ def configurar() -> Response:
     """Change the customer's own thresholds; the rules use them from the next reading on."""
     principal = _principal()
     customer_id = params.customer_id(request.args)
-    changes = alert_params.settings_body(request.get_data(cache=False))
+    changes = alert_params.settings_body(read_body())
     try:
         alert_settings.merged({}, changes)  # malformed values are a 400 before any 403 or 404
     except InvalidSetting as error:

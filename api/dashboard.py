@@ -21,9 +21,17 @@ from core.config import Settings
 from core.documents import alert_document
 from core.models import Alert, Customer, MeterState
 from core.periods import cycle_of, local_date
-from core.rules import EXCESS, VARIATION
+from core.rules import DAILY, EXCESS, POWER, PROJECTED_EXCESS, PROJECTED_VARIATION, SILENCE, VARIATION
 
-ALERT_KINDS = {EXCESS: "Consumo excessivo", VARIATION: "Grande variação da fatura"}
+ALERT_KINDS = {
+    EXCESS: "Consumo excessivo",
+    VARIATION: "Grande variação da fatura",
+    PROJECTED_EXCESS: "Previsão de consumo excessivo",
+    PROJECTED_VARIATION: "Previsão de grande variação da fatura",
+    DAILY: "Dia de consumo fora do comum",
+    POWER: "Potência alta por muito tempo",
+    SILENCE: "Medidor sem comunicação",
+}
 ALERT_STATES = {"aberto": "Aberto", "reconhecido": "Reconhecido", "encerrado": "Encerrado", "resolvido": "Resolvido"}
 
 
@@ -85,6 +93,32 @@ def alert_sentence(tipo: str, details: dict[str, Any]) -> str:
             return (f"A fatura fechou com {formats.kwh_text(details['consumo_kwh'])}, "
                     f"{formats.kwh_text(abs(difference))} {direction} que a anterior "
                     f"({formats.kwh_text(details['consumo_anterior_kwh'])}).")
+        return _warning_sentence(tipo, details)
     except (KeyError, TypeError, ValueError, ArithmeticError):
         pass  # a kind's figures changed shape: fall back to listing them
     return "; ".join(f"{key.replace('_', ' ')}: {value}" for key, value in details.items())
+
+
+def _warning_sentence(tipo: str, details: dict[str, Any]) -> str:
+    """The sentence of an early warning or of a silent meter (issue 4's kinds)."""
+    kwh = formats.kwh_text
+    if tipo == PROJECTED_EXCESS:
+        return (f"No ritmo atual, o ciclo deve fechar com {kwh(details['projecao_kwh'])}, acima do limite de "
+                f"{kwh(details['limite_kwh'])} ({kwh(details['consumo_kwh'])} em "
+                f"{formats.number(details['dias_decorridos'])} dias).")
+    if tipo == PROJECTED_VARIATION:
+        return (f"No ritmo atual, a fatura deve fechar com {kwh(details['projecao_kwh'])}, além do limite de "
+                f"{kwh(details['limite_kwh'])} (a anterior teve {kwh(details['consumo_anterior_kwh'])}).")
+    if tipo == DAILY:
+        return (f"Em {formats.day(details['dia'])}, o consumo chegou a {kwh(details['consumo_kwh'])}, mais que "
+                f"{formats.number(details['fator'])} vezes a mediana dos dias anteriores "
+                f"({kwh(details['mediana_kwh'])}).")
+    if tipo == POWER:
+        return (f"Desde {formats.when(details['inicio'])}, a potência ficou acima de "
+                f"{formats.number(details['limite_kw'])} kW por mais de {details['minutos']} "
+                f"minutos (média de {formats.number(details['potencia_media_kw'])} kW): "
+                f"um chuveiro ou aquecedor pode ter ficado ligado.")
+    if tipo == SILENCE:
+        return (f"Nenhuma leitura chega há {formats.number(details['silencio_minutos'])} minutos; "
+                f"a última foi de {formats.when(details['ultima_leitura'])}.")
+    raise KeyError(tipo)

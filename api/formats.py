@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from core.money import cents, kwh
@@ -32,6 +32,13 @@ def kwh_number(value: Decimal | float | int | str | None, grouped: bool = True) 
     return _brazilian(format(amount, ",.3f" if grouped else ".3f"))
 
 
+def number(value: Decimal | float | int | str) -> str:
+    """A plain pt-BR number without trailing zeros: `3`, `8,5`, `1.234,25`."""
+    amount = Decimal(str(value)).normalize()
+    text = format(amount, ",f")
+    return _brazilian(text.rstrip("0").rstrip(".") if "." in text else text)
+
+
 def kwh_text(value: Decimal | float | int | str | None) -> str:
     """Energy with its unit: `1.234,567 kWh`."""
     return "—" if value is None else f"{kwh_number(value)} kWh"
@@ -43,7 +50,8 @@ def power_text(watts: int | None) -> str:
         return "—"
     if abs(watts) < 1000:
         return f"{watts} W"
-    return f"{_brazilian(format(Decimal(watts) / 1000, ',.2f'))} kW"
+    kilowatts = (Decimal(watts) / 1000).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)  # as the page's JS
+    return f"{_brazilian(format(kilowatts, ',.2f'))} kW"
 
 
 def when(iso_text: str | None) -> str:

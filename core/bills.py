@@ -86,15 +86,16 @@ def compute(series: Series, cycle: Cycle, customer: Customer, settings: Settings
             previous: Bill | None = None, priced: bool = True) -> CycleBill:
     """Measure and price one cycle from the readings stored now.
 
-    With `priced=False`, only the span and the start register (all that arming the open cycle's
-    alert checks needs): `end_register`, `priced` and the rest are left empty.
+    With `priced=False`, only the span and the registers at its ends (all that the open cycle's
+    alert checks and projection need): `priced` and the rest are left empty.
     """
     terms = terms_of(customer, settings)
     zone = settings.zone
     start, end = cycle_span(cycle, terms.closing_day, zone, previous)
     if not priced:
         low = series.reading_at(start).register or Decimal(0)
-        return CycleBill(cycle, start, end, low, low, None, False, terms=terms)
+        high = series.reading_at(end).register or low
+        return CycleBill(cycle, start, end, low, high, None, False, terms=terms)
     usage = layout(start, end, zone, settings.schedule, terms.plan)
     found = series.boundaries(usage.instants())
     opening, closing = found[start], found[end]

@@ -200,7 +200,7 @@ def test_thresholds_of_another_customer_are_403_and_of_nobody_404(site):
     assert site.client.patch("/usuario/alertas/configuracao/?id=1", headers=bearer(site.tokens[3]),
                              json={"potencia_kw": 20}).status_code == 403
     assert get(site, "/usuario/alertas/configuracao/?id=1", site.tokens[3]).status_code == 403
-    assert site.client.patch("/usuario/alertas/configuracao/?id=99", headers=bearer(ADMIN), json={}).status_code == 404
+    assert site.client.patch("/usuario/alertas/configuracao/?id=99", headers=bearer(ADMIN), json={"potencia_kw": 11}).status_code == 404
     assert site.client.patch("/usuario/alertas/configuracao/?id=1", json={}).status_code == 401
 
 

@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+import pytest
+
 from api import formats
 
 
@@ -32,3 +34,14 @@ def test_intervals_are_named_for_tables_and_for_axes():
     assert formats.interval_label("mes", "2024-03-01T00:00:00-03:00") == "março de 2024"
     assert formats.short_label("mes", "2024-03-01T00:00:00-03:00") == "mar/24"
     assert formats.short_label("dia", "2024-03-20T00:00:00-03:00") == "20/03"
+
+
+@pytest.mark.parametrize("value, text", [(3, "3"), (Decimal("8.50"), "8,5"), (1234.25, "1.234,25"), (60.0, "60")])
+def test_plain_numbers_have_no_trailing_zeros(value, text):
+    assert formats.number(value) == text
+
+
+def test_power_rounds_half_up_like_the_page_script_does():
+    # Python's format() alone rounds 1.805 half-even to 1.80; the live panel's JS shows 1,81.
+    assert formats.power_text(1805) == "1,81 kW"
+    assert formats.power_text(1815) == "1,82 kW"

@@ -14,7 +14,10 @@ export const brl = (value) => (value == null ? "—" : `R$ ${MONEY.format(Number
 
 export function power(watts) {
   if (watts == null) return "—";
-  return Math.abs(watts) < 1000 ? `${watts} W` : `${KW.format(watts / 1000)} kW`;
+  if (Math.abs(watts) < 1000) return `${watts} W`;
+  // Round half-up on an exact value (watts / 10 is exact for whole watts), as the server does:
+  // formatting 1.805, a binary double just under 1.805, would leave the tie to the formatter.
+  return `${KW.format(Math.round(watts / 10) / 100)} kW`;
 }
 
 export function when(iso) {
