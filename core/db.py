@@ -21,27 +21,34 @@ SQLITE_BUSY_TIMEOUT_MS = 60_000
 _PG_MIGRATION_LOCK = 7_301_999_417
 
 
-def make_engine(url: str, *, immediate: bool = False, **options: Any) -> Engine:
+def make_engine(url: str, *, immediate: bool = False, lock_timeout_ms: int | None = None, **options: Any) -> Engine:
     """An engine for `url`; SQLite gets WAL, a busy timeout and explicit transactions.
 
     `immediate=True` makes every SQLite transaction take the write lock at BEGIN, which is what a
     writer wants: a deferred transaction that reads and then writes can fail at once with
     SQLITE_BUSY when another writer committed in between, whatever the busy timeout.
+    `lock_timeout_ms` bounds how long a statement waits for a lock before OperationalError
+    (SQLite's busy timeout, PostgreSQL's lock_timeout); by default SQLite waits a minute and
+    PostgreSQL as long as it takes. The ingest worker sets it short, so that it retries in its
+    own loop, where a stop signal is noticed within seconds.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         options.setdefault("pool_pre_ping", True)
+        if lock_timeout_ms is not None:
+            options.setdefault("connect_args", {})["options"] = f"-c lock_timeout={int(lock_timeout_ms)}"
         return create_engine(url, **options)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False}, **options)
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+    busy_timeout_ms = SQLITE_BUSY_TIMEOUT_MS if lock_timeout_ms is None else int(lock_timeout_ms)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # BEGIN is ours, issued in _begin below
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: commits survive a process crash
         cursor.close()
