@@ -93,7 +93,7 @@ def _decode_all(messages: Iterable[Message], outcome: Outcome, rejected: list[di
         try:
             reading = wire.decode(message.topic, message.payload)
         except wire.Rejected as problem:
-            rejected.append(rejected_row(message, problem.reason, problem.detail, None))
+            rejected.append(rejected_row(message, problem.reason, problem.detail, _topic_meter(message.topic)))
             continue
         problem = quality.time_rejection(reading, message.received_ms)
         if problem is not None:
@@ -111,6 +111,14 @@ def _decode_all(messages: Iterable[Message], outcome: Outcome, rejected: list[di
         if outcome.oldest_ts is None or reading.ts_ms < outcome.oldest_ts:
             outcome.oldest_ts = reading.ts_ms
     return by_meter
+
+
+def _topic_meter(topic: str) -> int | None:
+    """The meter a rejected payload came from, by its topic (the ACL vouches for it), when valid."""
+    try:
+        return wire.meter_id_from_topic(topic)
+    except wire.Rejected:
+        return None
 
 
 def _lock_states(session: Session, meter_ids: list[int]) -> dict[int, MeterState]:
