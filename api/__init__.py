@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from api import db, errors, middleware, pages, routes
+from api import db, errors, hours, middleware, operator, pages, routes
 from api.encoding import JSONProvider
 from core.config import Settings
 from core.tokens import admin_token
@@ -38,5 +38,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     app.after_request(middleware.secure_headers)
     app.register_blueprint(pages.bp)
     app.register_blueprint(routes.bp)
+    app.register_blueprint(hours.bp)
+    app.register_blueprint(operator.bp)
     app.wsgi_app = middleware.QueryStringLimit(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -16,6 +16,7 @@ from typing import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.intervals import Point, interpolate
 from core.models import Reading, ReadingFlag
 
 
@@ -98,14 +99,25 @@ class Series:
         low = self.adjusted(before.ts, before.wh)
         if after is None:
             return Decimal(low)
-        high = self.adjusted(after.ts, after.wh)
-        return Decimal(low) + Decimal(high - low) * (instant - before.ts) / (after.ts - before.ts)
+        return interpolate(Point(before.ts, low), Point(after.ts, self.adjusted(after.ts, after.wh)), instant)
 
     def consumption_wh(self, start: int, end: int) -> Decimal:
         """Energy measured in `[start, end)`, in Wh (zero without readings)."""
         high = self.register_at(end)
         low = self.register_at(start)
         return Decimal(0) if high is None or low is None else high - low
+
+    def points(self, start: int, end: int) -> list[Point]:
+        """The adjusted readings of `[start, end]`, with the last one before and the first after."""
+        inside = self.session.execute(
+            select(Reading.ts, Reading.wh)
+            .where(Reading.meter_id == self.meter_id, Reading.ts >= start, Reading.ts <= end)
+            .order_by(Reading.ts)
+        ).all()
+        before = self.at_or_before(start - 1)
+        after = self.after(end)
+        rows = [*([(before.ts, before.wh)] if before else []), *inside, *([(after.ts, after.wh)] if after else [])]
+        return [Point(ts, self.adjusted(ts, wh)) for ts, wh in rows]
 
     def count(self, start: int, end: int) -> int:
         """How many readings lie in `[start, end)`."""
