@@ -12,6 +12,7 @@ from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,23 @@ def make_engine(url: str, *, immediate: bool = False, lock_timeout_ms: int | Non
         connection.exec_driver_sql(begin)
 
     return engine
+
+
+# What a database says when it is busy or away, as opposed to a statement that can never succeed
+# (SQLite says "integer overflow" with the same exception class as "database is locked").
+TRANSIENT_SIGNS = (
+    "locked", "busy", "lock timeout", "could not obtain lock", "deadlock", "could not serialize",
+    "connection", "server closed", "terminating", "the database system is", "disk i/o error",
+    "unable to open database",
+)
+
+
+def is_transient(error: OperationalError) -> bool:
+    """Whether an OperationalError is worth retrying: a lock, a busy file, a lost connection."""
+    if error.connection_invalidated:
+        return True
+    text = str(error.orig or error).lower()
+    return any(sign in text for sign in TRANSIENT_SIGNS)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

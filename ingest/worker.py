@@ -31,12 +31,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
 from core.credentials import INGEST_SECRET, INGEST_USER, mqtt_login
+from core.db import is_transient
 from core.models import RejectedReading
-from core.wire import SYS_DROPPED_TOPIC, SYS_STORED_TOPIC, TOPIC_FILTER
+from core.wire import SYS_DROPPED_TOPIC, SYS_STORED_TOPIC, TOPIC_FILTER, Rejected
 from ingest import outbox
 from ingest.inbox import Inbox, Incoming
 from ingest.metrics import Metrics
-from ingest.store import Message, rejected_row, store_batch
+from ingest.store import Message, rejected_row, store_batch, topic_meter
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +193,10 @@ class Worker:
                 store(messages)
                 break
             except OperationalError as error:  # locked, or the server went away: retry, never ack
+                if not is_transient(error):
+                    log.exception("a batch of %d failed for good; storing its messages one by one", len(messages))
+                    store = self._store_each
+                    continue
                 self.metrics.update(database_ok=False, held=len(self.inbox) + len(batch))
                 self.metrics.add(database_retries=1)
                 self.heartbeat = time.monotonic()
@@ -221,19 +226,32 @@ class Worker:
         self.metrics.record(outcome, time.perf_counter() - started, now_ms(), oldest_received)
 
     def _store_each(self, messages: list[Message]) -> None:
-        """Store messages one at a time; one that still fails is kept in the rejected store."""
+        """Store messages one at a time; one that still fails is kept in the rejected store.
+
+        A refusal the store raises (`wire.Rejected`) keeps its reason; anything else is a bug,
+        kept as `internal_error` so that one message never stalls every other meter.
+        """
         for message in messages:
             try:
                 self._store([message])
-            except OperationalError:
-                raise
+            except OperationalError as error:
+                if is_transient(error):
+                    raise
+                self._set_aside(message, error)
             except Exception as error:
-                log.exception("could not store a message from %s; keeping it as rejected", message.topic)
-                with self.sessions.begin() as session:
-                    session.execute(insert(RejectedReading), [
-                        rejected_row(message, INTERNAL_ERROR, f"{type(error).__name__}: {error}", None)
-                    ])
-                self.metrics.count_rejected(INTERNAL_ERROR)
+                self._set_aside(message, error)
+
+    def _set_aside(self, message: Message, error: Exception) -> None:
+        if isinstance(error, Rejected):
+            reason, detail = error.reason, error.detail
+            log.warning("rejected a message from %s: %s", message.topic, detail)
+        else:
+            reason, detail = INTERNAL_ERROR, f"{type(error).__name__}: {error}"
+            log.error("could not store a message from %s; keeping it as rejected", message.topic, exc_info=error)
+        with self.sessions.begin() as session:
+            session.execute(insert(RejectedReading), [rejected_row(message, reason, detail, topic_meter(message.topic))])
+        self.metrics.count_rejected(reason)
+        self.metrics.add(received=1)
 
     def _acknowledge(self, batch: list[Incoming]) -> None:
         """Acknowledge, in arrival order, the messages that came on the still-open connection."""

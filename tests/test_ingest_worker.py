@@ -8,11 +8,18 @@ PUBACKs the worker would send. The same rules are checked on real traffic in tes
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from types import SimpleNamespace
 
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
 from core.config import Settings
+from core.db import is_transient
+from core.models import RejectedReading
+from core.wire import Reading, encode
 from ingest.inbox import Inbox, Incoming
 from ingest.worker import Worker
 
@@ -51,7 +58,7 @@ def disconnect(made: Worker) -> None:
 
 
 def receive(made: Worker, mid: int, payload: bytes = b"x") -> None:
-    message = SimpleNamespace(topic="meters/1/reading", mid=mid, qos=1, payload=payload)
+    message = SimpleNamespace(topic="meters/1/reading", mid=mid, qos=1, payload=payload)  # what on_message reads
     made._on_message(made.client, None, message)
 
 
@@ -154,3 +161,29 @@ def test_dropping_older_connections_keeps_the_current_ones():
         inbox.put(item(mid, connection), never)
     assert inbox.drop_older_than(3) == 2
     assert [i.mid for i in inbox.take(10, 0, 0)] == [3]
+
+
+def test_a_reading_the_store_refuses_late_is_set_aside_and_the_rest_stored_and_acknowledged(db, settings):
+    made = Worker(settings, db)
+    client = RecordingClient()
+    made.client = client  # type: ignore[assignment]
+    connect(made, session_present=False)
+    high, t0 = 2**62 + 2**61, 1_700_000_000_000
+    first = [(t0, high), (t0 + 5_000, 0), (t0 + 10_000, high), (t0 + 15_000, high + 1)]
+    for mid, (ts, wh) in enumerate(first, start=1):
+        receive(made, mid, encode(Reading(1, ts, wh)))
+    made._process(made.inbox.take(10, 0, 0))
+    receive(made, 5, encode(Reading(1, t0 + 12_500, 0)))  # its drop would need 2^63 Wh of corrections
+    receive(made, 6, encode(Reading(1, t0 + 20_000, high + 2)))
+    made._process(made.inbox.take(10, 0, 0))
+    assert client.acks == [1, 2, 3, 4, 5, 6]
+    snapshot = made.metrics.snapshot()
+    assert (snapshot["received"], snapshot["stored"], snapshot["rejected"]) == (6, 5, {"register_overflow": 1})
+    with db() as session:
+        assert session.scalars(select(RejectedReading.meter_id)).all() == [1]
+
+
+def test_only_locks_and_lost_connections_are_worth_retrying():
+    locked = OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+    overflow = OperationalError("INSERT", {}, sqlite3.OperationalError("integer overflow"))
+    assert is_transient(locked) and not is_transient(overflow)
