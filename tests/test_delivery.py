@@ -127,7 +127,8 @@ def test_100_meters_1000_readings_each_with_the_worker_killed_three_times(neighb
     print(f"\nkilled at {killed_at} rows; broker sent {audit.publishes} messages "
           f"({audit.redelivered} resent), worker acked {audit.acks}; duplicates seen by the four workers "
           f"(at least, scraped just before each kill): {duplicates:.0f}; "
-          f"at most {audit.max_outstanding} unacknowledged on the line (Mosquitto 2.0.11 ignores the window once acks flow)")
+          f"at most {audit.max_outstanding} unacknowledged on the line and {audit.reused_ids} packet ids reused while "
+          "outstanding (Mosquitto 2.0.11 ignores the window once acks flow)")
 
 
 def test_readings_published_while_the_worker_is_down_survive_a_clean_broker_restart(broker, procs):

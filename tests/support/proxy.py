@@ -5,7 +5,10 @@ once, both ways, as a failing network would; the client reconnects through the p
 
 It also reads the MQTT packets it forwards. For each connection it keeps the QoS 1 PUBLISH
 packets the broker sent and the client has not acknowledged yet, by packet id, and checks every
-PUBACK the client sends, before forwarding it:
+PUBACK the client sends, before forwarding it. (Mosquitto 2.0.11 may have more than 65,535
+messages out at once, eclipse-mosquitto/mosquitto#2301, and then gives an id still in use to
+another message; like Mosquitto, which deletes the oldest message with the acknowledged id, the
+proxy matches a PUBACK to the oldest outstanding message with that id, and counts the reuses.)
 - a PUBACK for an id that is not outstanding on *that* connection is a stray acknowledgement
   (for instance one meant for a closed connection, whose id the broker gave to another message);
 - the message a PUBACK acknowledges must already be committed: `committed(messages)` answers,
@@ -16,6 +19,7 @@ at once (the broker's in-flight window, as the client announced it).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import socket
@@ -42,6 +46,7 @@ class Audit:
     redelivered: int = 0  # PUBLISH packets with the DUP flag: resent after a reconnect
     acks: int = 0
     max_outstanding: int = 0
+    reused_ids: int = 0  # PUBLISH packets whose id was still outstanding on their connection
     stray_acks: list[tuple[int, int]] = field(default_factory=list)  # (connection, packet id)
     early_acks: list[tuple[str, bytes]] = field(default_factory=list)  # acknowledged before commit
 
@@ -110,7 +115,8 @@ class _Link:
         self.client = client
         self.server = server
         self.version = 4
-        self.outstanding: dict[int, tuple[str, bytes]] = {}
+        self.outstanding: dict[int, collections.deque[tuple[str, bytes]]] = collections.defaultdict(collections.deque)
+        self.outstanding_count = 0
         self.lock = threading.Lock()
         self.closed = False
 
@@ -222,10 +228,13 @@ class MqttProxy:
             if not qos:
                 continue
             with self._lock:
-                link.outstanding[mid] = (topic, payload)
+                waiting = link.outstanding[mid]
+                self.audit.reused_ids += bool(waiting)
+                waiting.append((topic, payload))
+                link.outstanding_count += 1
                 self.audit.publishes += 1
                 self.audit.redelivered += dup
-                self.audit.max_outstanding = max(self.audit.max_outstanding, len(link.outstanding))
+                self.audit.max_outstanding = max(self.audit.max_outstanding, link.outstanding_count)
 
     def _from_client(self, link: _Link, buffer: bytearray) -> None:
         """Check the client's acknowledgements before they reach the broker."""
@@ -238,9 +247,12 @@ class MqttProxy:
                 (mid,) = struct.unpack_from("!H", body, 0)
                 with self._lock:
                     self.audit.acks += 1
-                    message = link.outstanding.pop(mid, None)
+                    waiting = link.outstanding.get(mid)
+                    message = waiting.popleft() if waiting else None
                     if message is None:
                         self.audit.stray_acks.append((link.number, mid))
+                    else:
+                        link.outstanding_count -= 1
                 if message is not None:
                     acknowledged.append(message)
         if acknowledged and self.committed is not None:
