@@ -206,6 +206,9 @@ class Worker:
                 log.warning("database busy (%s); retrying in %.1f s", str(error).splitlines()[0], delay)
                 self._pause(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
+            except Rejected as refusal:  # one message the store found unusable late: set it aside
+                log.warning("a batch of %d was refused (%s); storing its messages one by one", len(messages), refusal)
+                store = self._store_each
             except Exception:  # a message this code cannot store must not stall every other meter
                 log.exception("a batch of %d failed; storing its messages one by one", len(messages))
                 store = self._store_each
