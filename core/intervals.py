@@ -78,6 +78,21 @@ def _register_at(points: Sequence[Point], times: Sequence[int], instant: int) ->
     return interpolate(before, points[index], instant)
 
 
+def gaps_of(points: Sequence[Point]) -> list[tuple[int, int]]:
+    """`(start, end)` of every silence: consecutive readings more than GAP_MS apart."""
+    return [(a.ts, b.ts) for a, b in zip(points, points[1:]) if b.ts - a.ts > GAP_MS]
+
+
+def estimated(bounds: Sequence[int], gaps: Sequence[tuple[int, int]]) -> list[bool]:
+    """For each interval between consecutive `bounds`, whether part of it lies inside a gap.
+
+    `gaps` come from `gaps_of`, or from `Series.gaps` (the same, found by the database) when
+    the intervals span too many readings to load, as a chart of a month by hour does.
+    """
+    return [any(start < gap_end and end > gap_start for gap_start, gap_end in gaps)
+            for start, end in zip(bounds, bounds[1:])]
+
+
 def intervals(bounds: Sequence[int], points: Sequence[Point]) -> list[Interval]:
     """The energy of each interval between consecutive `bounds`.
 
@@ -86,14 +101,13 @@ def intervals(bounds: Sequence[int], points: Sequence[Point]) -> list[Interval]:
     """
     times = [point.ts for point in points]
     registers = [_register_at(points, times, bound) for bound in bounds]
-    gaps = [(a.ts, b.ts) for a, b in zip(points, points[1:]) if b.ts - a.ts > GAP_MS]
+    flags = estimated(bounds, gaps_of(points))
     found = []
     for index, (start, end) in enumerate(zip(bounds, bounds[1:])):
         low, high = registers[index], registers[index + 1]
         energy = Decimal(0) if low is None or high is None else high - low
         count = bisect.bisect_left(times, end) - bisect.bisect_left(times, start)
-        estimated = any(start < gap_end and end > gap_start for gap_start, gap_end in gaps)
-        found.append(Interval(start, end, energy, count, estimated))
+        found.append(Interval(start, end, energy, count, flags[index]))
     return found
 
 

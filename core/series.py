@@ -16,7 +16,7 @@ from typing import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.intervals import Point, interpolate
+from core.intervals import GAP_MS, Point, interpolate
 from core.models import Reading, ReadingFlag
 
 
@@ -118,6 +118,22 @@ class Series:
         after = self.after(end)
         rows = [*([(before.ts, before.wh)] if before else []), *inside, *([(after.ts, after.wh)] if after else [])]
         return [Point(ts, self.adjusted(ts, wh)) for ts, wh in rows]
+
+    def gaps(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The silences (`core.intervals.gaps_of`) around and inside `[start, end]`, found by the
+        database: one scan of the index, however many readings, for `core.intervals.estimated`."""
+        before, after = self.at_or_before(start - 1), self.after(end)
+        low, high = (before.ts if before else start), (after.ts if after else end)
+        previous = func.lag(Reading.ts).over(order_by=Reading.ts)
+        steps = (
+            select(previous.label("prev"), Reading.ts.label("ts"))
+            .where(Reading.meter_id == self.meter_id, Reading.ts >= low, Reading.ts <= high)
+            .subquery()
+        )
+        rows = self.session.execute(
+            select(steps.c.prev, steps.c.ts).where(steps.c.ts - steps.c.prev > GAP_MS).order_by(steps.c.ts)
+        )
+        return [(prev, ts) for prev, ts in rows]
 
     def count(self, start: int, end: int) -> int:
         """How many readings lie in `[start, end)`."""

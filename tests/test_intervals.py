@@ -7,8 +7,11 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.intervals import GAP_MS, HOUR_MS, Point, hour_bounds, intervals, register_at, rounded_kwh
+from core.intervals import GAP_MS, HOUR_MS, Point, estimated, gaps_of, hour_bounds, intervals, register_at, rounded_kwh
 from core.money import kwh_from_wh
+from core.series import Series
+from core.wire import Reading, encode, topic_for
+from ingest.store import Message, store_batch
 
 MIN = 60_000
 
@@ -56,6 +59,11 @@ def test_a_gap_shorter_than_the_threshold_is_not_an_estimate():
     assert not intervals([0, GAP_MS], points[:2])[0].estimated
 
 
+def test_an_interval_touching_a_gap_at_its_edge_is_not_estimated():
+    assert estimated([0, 10, 20, 30], [(10, 20)]) == [False, True, False]
+    assert estimated([0, 10, 20], [(5, 25)]) == [True, True]
+
+
 def test_hours_before_the_first_and_after_the_last_reading_count_nothing():
     points = [Point(HOUR_MS + k * 10 * MIN, 5_000 + k * 100) for k in range(7)]  # readings from 01:00 to 02:00
     hours = intervals(hour_bounds(0, 4 * HOUR_MS), points)
@@ -89,3 +97,16 @@ def test_the_hours_of_any_span_add_up_to_its_consumption(steps, offset, length):
     assert all(h.wh >= 0 for h in hours)
     assert sum(rounded_kwh([h.wh for h in hours])) == kwh_from_wh(total)
     assert sum(h.readings for h in hours) == sum(start <= p.ts < end for p in points)
+
+
+def test_the_database_finds_the_same_gaps_as_the_loaded_readings(db, settings):
+    t0 = 1_700_000_000_000
+    times = [t0, t0 + 5 * MIN, t0 + 40 * MIN, t0 + 45 * MIN, t0 + 3 * HOUR_MS, t0 + 3 * HOUR_MS + MIN]
+    messages = [Message(topic_for(3), encode(Reading(3, ts, index)), times[-1] + 1000) for index, ts in enumerate(times)]
+    with db.begin() as session:
+        store_batch(session, messages, settings, times[-1] + 1000)
+    with db() as session:
+        series = Series(session, 3)
+        for start, end in ((t0 + 10 * MIN, t0 + 2 * HOUR_MS), (t0 - HOUR_MS, t0 + 4 * HOUR_MS), (t0 + 50 * MIN, t0 + 60 * MIN)):
+            assert series.gaps(start, end) == gaps_of(series.points(start, end))
+        assert series.gaps(t0 - HOUR_MS, t0 + 4 * HOUR_MS) == [(t0 + 5 * MIN, t0 + 40 * MIN), (t0 + 45 * MIN, t0 + 3 * HOUR_MS)]

@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from core import review
 from core.db import make_engine, make_sessionmaker, migrate
 from core.periods import to_ms
+from core.series import Series
 from core.wire import Reading, encode, topic_for
 from ingest.store import Message, store_batch
 from tests.support.load import publish_all, register_series
@@ -69,6 +70,15 @@ def test_the_operator_lists_page_by_cursor_on_postgresql(pg):
         assert [f["tipo"] for f in first.items + rest.items] == ["reset", "replacement", "jump"]
         page = review.rejected(session, settings.zone, meter_id=8, limit=1)
         assert page.total == 2 and review.rejected(session, settings.zone, limit=1, before_id=page.next_cursor).items
+
+
+def test_the_database_finds_gaps_with_a_window_function_on_postgresql(pg):
+    db, settings = pg
+    times = [T0, T0 + 60_000, T0 + 3_600_000, T0 + 3_660_000]
+    with db.begin() as session:
+        store_batch(session, batch(4, *[(ts, index) for index, ts in enumerate(times)]), settings, T0 + 3_600_000)
+    with db() as session:
+        assert Series(session, 4).gaps(T0, T0 + 3_660_000) == [(T0 + 60_000, T0 + 3_600_000)]
 
 
 @pytest.mark.slow
