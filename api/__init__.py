@@ -6,7 +6,8 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from api import alerts, charts, configuracao, db, errors, invoices, live, middleware, pages, routes, sessions, tokens
+from api import (admin, alerts, charts, configuracao, db, errors, hours, invoices, live, middleware, pages, routes,
+                 sessions, tokens)
 from api.encoding import JSONProvider
 from core.config import Settings
 from core.tokens import admin_token
@@ -45,5 +46,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     app.register_blueprint(configuracao.bp)
     app.register_blueprint(invoices.bp)
     app.register_blueprint(alerts.bp)
+    app.register_blueprint(hours.bp)
+    app.register_blueprint(admin.bp)
     app.wsgi_app = middleware.QueryStringLimit(app.wsgi_app)  # type: ignore[method-assign]
     return app

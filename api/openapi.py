@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from api import params
+from api import admin, params
+from core.intervals import GAP_MS
+from core.review import FLAG_KEY_PATTERN
 from core.tariffs import BASE_PLAN
 
 JSON = "application/json"
@@ -62,6 +64,14 @@ READ_ERRORS = {
 }
 
 
+ADMIN_ERRORS = {
+    "400": _error("Parâmetro malformado"),
+    "401": _error("Sem token, ou token desconhecido"),
+    "403": _error("Só o administrador vê esta lista"),
+    "default": _error("Outro erro (405, 414, 503...)"),
+}
+
+
 def _query_parameter(name: str, description: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
     """A query parameter, with a valid example (tests fill every route's parameters from them)."""
     return {"name": name, "in": "query", "required": required, "description": description, "schema": schema,
@@ -97,6 +107,18 @@ PARAMETERS = {
     "mes_caminho": {"name": "mes", "in": "path", "required": True, "description": "Mês da fatura, AAAA-MM",
                     "schema": {"type": "string", "pattern": MONTH_PATH_PATTERN},
                     "example": f"{EXAMPLES['ano']}-{EXAMPLES['mes']}"},
+    "motivo": _query_parameter("motivo", "Só as rejeitadas por esse motivo (malformed, conflict, future_timestamp...)",
+                               {"type": "string", "pattern": admin.REASON_PATTERN}),
+    "tipo": _query_parameter("tipo", "Só as sinalizadas desse tipo (jump, reset, replacement)",
+                             {"type": "string", "pattern": admin.KIND_PATTERN}),
+    "medidor": _query_parameter("medidor", "Só as leituras desse medidor",
+                                {"type": "integer", "minimum": 0, "maximum": 2**32 - 1}),
+    "limite_admin": _query_parameter("limite", f"Itens por página (padrão {admin.DEFAULT_LIMIT})",
+                                     {"type": "integer", "minimum": 1, "maximum": admin.MAX_LIMIT}),
+    "apos_rejeitadas": _query_parameter("apos", "Cursor da página seguinte, como vem no link `proxima`",
+                                        {"type": "integer", "format": "int64", "minimum": 1, "maximum": admin.MAX_ROW_ID}),
+    "apos_sinalizadas": _query_parameter("apos", "Cursor da página seguinte, como vem no link `proxima`",
+                                         {"type": "string", "pattern": FLAG_KEY_PATTERN}),
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -163,6 +185,78 @@ SCHEMAS: dict[str, Any] = {
             "data": {"type": "string"},
             "horario": {"type": "string"},
             "periodos": {"type": "array", "items": _ref("Periodo")},
+        },
+    },
+    "Hora": {
+        "type": "object",
+        "required": ["inicio", "fim", "consumo_kwh", "estimado", "leituras"],
+        "properties": {
+            "inicio": TIME,
+            "fim": TIME,
+            "consumo_kwh": {"type": "number"},
+            "estimado": {"type": "boolean", "description": (
+                f"Parte da hora cai numa lacuna: duas leituras seguidas a mais de {GAP_MS // 60_000} minutos; "
+                "a energia da lacuna é exata, sua divisão pelas horas é estimada (linear)")},
+            "leituras": {"type": "integer", "description": "Leituras dentro da hora"},
+        },
+    },
+    "ConsumoHoras": {
+        "type": "object",
+        "required": ["id", "data", "consumo_kwh", "total_leituras", "estimado", "horas"],
+        "properties": {
+            "id": {"type": "integer"},
+            "data": {"type": "string"},
+            "consumo_kwh": {"type": "number", "description": "O consumo do dia, a soma exata das horas"},
+            "total_leituras": {"type": "integer"},
+            "estimado": {"type": "boolean", "description": "Alguma hora é estimada"},
+            "lacuna_minutos": {"type": "integer"},
+            "horas": {"type": "array", "items": _ref("Hora")},
+            "periodos": {"type": "array", "items": _ref("Periodo")},
+        },
+    },
+    "Rejeitada": {
+        "type": "object",
+        "required": ["id", "recebido_em", "topico", "motivo", "detalhe", "medidor", "payload_hex"],
+        "properties": {
+            "id": {"type": "integer"},
+            "recebido_em": TIME,
+            "topico": {"type": "string"},
+            "motivo": {"type": "string"},
+            "detalhe": {"type": "string"},
+            "medidor": {"type": "integer", "nullable": True},
+            "payload_hex": {"type": "string", "description": "O payload como chegou (até 1 KiB), em hexadecimal"},
+        },
+    },
+    "Rejeitadas": {
+        "type": "object", "required": ["total", "rejeitadas", "proxima"],
+        "properties": {
+            "total": {"type": "integer"},
+            "rejeitadas": {"type": "array", "items": _ref("Rejeitada")},
+            "proxima": {"type": "string", "nullable": True},
+        },
+    },
+    "Sinalizada": {
+        "type": "object",
+        "required": ["medidor", "tipo", "ts", "kwh", "anterior", "potencia_kw", "consumo_contado_kwh", "ajuste_kwh",
+                     "sinalizado_em"],
+        "properties": {
+            "medidor": {"type": "integer"},
+            "tipo": {"type": "string", "description": "jump (potência acima do limite), reset ou replacement"},
+            "ts": TIME,
+            "kwh": {"type": "number"},
+            "anterior": _ref("Leitura"),
+            "potencia_kw": {"type": "number"},
+            "consumo_contado_kwh": {"type": "number", "description": "O que o passo soma ao consumo"},
+            "ajuste_kwh": {"type": "number"},
+            "sinalizado_em": TIME,
+        },
+    },
+    "Sinalizadas": {
+        "type": "object", "required": ["total", "sinalizadas", "proxima"],
+        "properties": {
+            "total": {"type": "integer"},
+            "sinalizadas": {"type": "array", "items": _ref("Sinalizada")},
+            "proxima": {"type": "string", "nullable": True},
         },
     },
     "Item": {
@@ -282,13 +376,14 @@ def _terms_schemas(plans: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def _get(operation_id: str, summary: str, names: list[str], schema: str) -> dict[str, Any]:
+def _get(operation_id: str, summary: str, names: list[str], schema: str,
+         errors: dict[str, Any] | None = None) -> dict[str, Any]:
     """A GET operation with the usual read errors."""
     return {"get": {
         "operationId": operation_id,
         "summary": summary,
         "parameters": [_param(name) for name in names],
-        "responses": {"200": _json(_ref(schema), summary), **READ_ERRORS},
+        "responses": {"200": _json(_ref(schema), summary), **(errors or READ_ERRORS)},
     }}
 
 
@@ -318,6 +413,15 @@ def _paths() -> dict[str, Any]:
         "/usuario/consumo/data/": _get("consumo_data", "Leituras e consumo de um dia", ["id", "data", *page], "Consumo"),
         "/usuario/consumo/horario/": _get(
             "consumo_horario", "Leituras e consumo de um segundo ou minuto de um dia", ["id", "data", "horario", *page], "Consumo"),
+        "/usuario/consumo/horas/": _get(
+            "consumo_horas", "Consumo de cada hora de um dia, com as horas estimadas marcadas", ["id", "data"],
+            "ConsumoHoras"),
+        "/admin/leituras/rejeitadas": _get(
+            "leituras_rejeitadas", "Leituras rejeitadas, mais recentes primeiro (só administrador)",
+            ["motivo", "medidor", "limite_admin", "apos_rejeitadas"], "Rejeitadas", ADMIN_ERRORS),
+        "/admin/leituras/sinalizadas": _get(
+            "leituras_sinalizadas", "Passos do registrador sinalizados para revisão (só administrador)",
+            ["tipo", "medidor", "limite_admin", "apos_sinalizadas"], "Sinalizadas", ADMIN_ERRORS),
         "/usuario/alerta/variacao/": _alert_route("variacao", "Alertas de grande variação da fatura"),
         "/usuario/alerta/excesso/": _alert_route("excesso", "Alertas de consumo excessivo"),
         "/usuario/cadastro/": {"post": {

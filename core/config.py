@@ -78,6 +78,8 @@ class Settings:
     ingest_client_id: str = DEFAULT_CLIENT_ID
     ingest_batch: int = 1000
     ingest_share_group: str | None = None
+    ingest_metrics_host: str = "127.0.0.1"
+    ingest_metrics_port: int = 0  # 0: no /metrics and /healthz server
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     tariff: TariffConfig = field(default_factory=TariffConfig)
@@ -120,6 +122,8 @@ class Settings:
             ingest_client_id=env.get("INGEST_CLIENT_ID") or DEFAULT_CLIENT_ID,
             ingest_batch=_bounded(env.get("INGEST_BATCH_SIZE"), "INGEST_BATCH_SIZE", 1000, 1, 60_000),
             ingest_share_group=env.get("INGEST_SHARE_GROUP") or None,
+            ingest_metrics_host=env.get("INGEST_METRICS_HOST") or "127.0.0.1",
+            ingest_metrics_port=_bounded(env.get("INGEST_METRICS_PORT"), "INGEST_METRICS_PORT", 0, 0, 65535),
             api_host=env.get("ENERGY_API_HOST") or "127.0.0.1",
             api_port=_port(env.get("ENERGY_API_PORT"), "ENERGY_API_PORT", 8000),
         )

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -21,27 +22,34 @@ SQLITE_BUSY_TIMEOUT_MS = 60_000
 _PG_MIGRATION_LOCK = 7_301_999_417
 
 
-def make_engine(url: str, *, immediate: bool = False, **options: Any) -> Engine:
+def make_engine(url: str, *, immediate: bool = False, lock_timeout_ms: int | None = None, **options: Any) -> Engine:
     """An engine for `url`; SQLite gets WAL, a busy timeout and explicit transactions.
 
     `immediate=True` makes every SQLite transaction take the write lock at BEGIN, which is what a
     writer wants: a deferred transaction that reads and then writes can fail at once with
     SQLITE_BUSY when another writer committed in between, whatever the busy timeout.
+    `lock_timeout_ms` bounds how long a statement waits for a lock before OperationalError
+    (SQLite's busy timeout, PostgreSQL's lock_timeout); by default SQLite waits a minute and
+    PostgreSQL as long as it takes. The ingest worker sets it short, so that it retries in its
+    own loop, where a stop signal is noticed within seconds.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         options.setdefault("pool_pre_ping", True)
+        if lock_timeout_ms is not None:
+            options.setdefault("connect_args", {})["options"] = f"-c lock_timeout={int(lock_timeout_ms)}"
         return create_engine(url, **options)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False}, **options)
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+    busy_timeout_ms = SQLITE_BUSY_TIMEOUT_MS if lock_timeout_ms is None else int(lock_timeout_ms)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # BEGIN is ours, issued in _begin below
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: commits survive a process crash
         cursor.close()
@@ -51,6 +59,23 @@ def make_engine(url: str, *, immediate: bool = False, **options: Any) -> Engine:
         connection.exec_driver_sql(begin)
 
     return engine
+
+
+# What a database says when it is busy or away, as opposed to a statement that can never succeed
+# (SQLite says "integer overflow" with the same exception class as "database is locked").
+TRANSIENT_SIGNS = (
+    "locked", "busy", "lock timeout", "could not obtain lock", "deadlock", "could not serialize",
+    "connection", "server closed", "terminating", "the database system is", "disk i/o error",
+    "unable to open database",
+)
+
+
+def is_transient(error: OperationalError) -> bool:
+    """Whether an OperationalError is worth retrying: a lock, a busy file, a lost connection."""
+    if error.connection_invalidated:
+        return True
+    text = str(error.orig or error).lower()
+    return any(sign in text for sign in TRANSIENT_SIGNS)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

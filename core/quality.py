@@ -12,6 +12,7 @@ from core.wire import Reading
 EARLIEST_MS = 946_684_800_000  # 2000-01-01T00:00Z
 MAX_AHEAD_MS = 5 * 60 * 1000
 MS_PER_HOUR = 3_600_000
+MAX_POWER_W = 2**63 - 1  # the power a step shows is capped here, so it fits the database
 
 FUTURE = "future_timestamp"
 TOO_OLD = "timestamp_before_2000"
@@ -63,5 +64,9 @@ def classify_step(prev_ts: int, prev_wh: int, ts: int, wh: int, max_power_w: int
 
 
 def _power_w(wh: int, elapsed_ms: int) -> int:
-    """Mean power of `wh` over `elapsed_ms`, in watts, rounded down."""
-    return wh * MS_PER_HOUR // max(elapsed_ms, 1)
+    """Mean power of `wh` over `elapsed_ms`, in watts, rounded down, capped at MAX_POWER_W.
+
+    A valid register (below 2^63 Wh) can imply a power beyond any 64-bit column in a few
+    seconds; the cap keeps the flag storable, and such a step is a jump either way.
+    """
+    return min(wh * MS_PER_HOUR // max(elapsed_ms, 1), MAX_POWER_W)

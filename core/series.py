@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import TextClause, func, select, text
 from sqlalchemy.orm import Session
 
+from core.intervals import GAP_MS, Point
 from core.models import Reading, ReadingFlag
 
 BRACKETS_PER_STATEMENT = 200  # SQLite allows 500 terms in a compound SELECT
@@ -148,14 +149,39 @@ class Series:
     def energy_between(self, boundaries: Sequence[int]) -> list[Decimal]:
         """Energy in Wh of each interval `[boundaries[i], boundaries[i + 1])`, boundaries ascending.
 
-        Each boundary's register is looked up once, so n intervals cost n + 1 lookups, and each
+        Every boundary's register comes from one batched lookup (`registers`), and each
         interval's figure is exactly what `consumption_wh` answers for it.
         """
-        registers = [self.register_at(instant) for instant in boundaries]
-        return [
-            Decimal(0) if low is None or high is None else high - low
-            for low, high in zip(registers, registers[1:])
-        ]
+        registers = self.registers(boundaries)
+        return [registers[high] - registers[low] for low, high in zip(boundaries, boundaries[1:])]
+
+    def points(self, start: int, end: int) -> list[Point]:
+        """The adjusted readings of `[start, end]`, with the last one before and the first after."""
+        inside = self.session.execute(
+            select(Reading.ts, Reading.wh)
+            .where(Reading.meter_id == self.meter_id, Reading.ts >= start, Reading.ts <= end)
+            .order_by(Reading.ts)
+        ).all()
+        before = self.at_or_before(start - 1)
+        after = self.after(end)
+        rows = [*([(before.ts, before.wh)] if before else []), *inside, *([(after.ts, after.wh)] if after else [])]
+        return [Point(ts, self.adjusted(ts, wh)) for ts, wh in rows]
+
+    def gaps(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The silences (`core.intervals.gaps_of`) around and inside `[start, end]`, found by the
+        database: one scan of the index, however many readings, for `core.intervals.estimated`."""
+        before, after = self.at_or_before(start - 1), self.after(end)
+        low, high = (before.ts if before else start), (after.ts if after else end)
+        previous = func.lag(Reading.ts).over(order_by=Reading.ts)
+        steps = (
+            select(previous.label("prev"), Reading.ts.label("ts"))
+            .where(Reading.meter_id == self.meter_id, Reading.ts >= low, Reading.ts <= high)
+            .subquery()
+        )
+        rows = self.session.execute(
+            select(steps.c.prev, steps.c.ts).where(steps.c.ts - steps.c.prev > GAP_MS).order_by(steps.c.ts)
+        )
+        return [(prev, ts) for prev, ts in rows]
 
     def count(self, start: int, end: int) -> int:
         """How many readings lie in `[start, end)`."""

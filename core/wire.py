@@ -15,6 +15,10 @@ MAX_PLAUSIBLE_VERSION = 31  # a first byte above this (text, noise) is a malform
 MAX_METER_ID = 2**32 - 1
 MAX_REGISTER_WH = 2**63 - 1
 TOPIC_FILTER = "meters/+/reading"
+# Mosquitto's broker-wide counters (retained, renewed every sys_interval): messages dropped by its
+# queue limits, and messages held in its store. The worker reads them; the ACL lets it.
+SYS_DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
+SYS_STORED_TOPIC = "$SYS/broker/store/messages/count"
 _TOPIC = re.compile(r"meters/(0|[1-9][0-9]{0,9})/reading")
 _JSON_KEYS = frozenset({"id", "ts", "kwh"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -1,23 +1,28 @@
-"""`python -m ingest`: the ingest worker; `python -m ingest rejected`: what it refused."""
+"""`python -m ingest`: the ingest worker; `rejected`, `flagged`: what it refused or flagged; `health`."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import signal
 import sys
-from typing import Iterable
+from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from core import review
 from core.config import ConfigError, Settings
 from core.db import make_engine, make_sessionmaker, migrate
-from core.models import RejectedReading
 from core.periods import iso
+from core.quality import JUMP, REPLACEMENT, RESET
 from core.wire import decode
-from ingest.worker import Worker
+from ingest import status
+from ingest.worker import DB_LOCK_TIMEOUT_MS, Worker
+
+FLAG_KINDS = (JUMP, RESET, REPLACEMENT)
 
 log = logging.getLogger("ingest")
 
@@ -34,7 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     rejected = commands.add_parser("rejected", help="list rejected readings, newest first")
     rejected.add_argument("--limit", type=int, default=50)
     rejected.add_argument("--reason", help="only this reason (e.g. malformed, conflict)")
+    rejected.add_argument("--meter", type=int, help="only this meter id")
     rejected.add_argument("--json", action="store_true", help="one JSON object per line")
+    flagged = commands.add_parser("flagged", help="list register steps flagged for review, newest first")
+    flagged.add_argument("--limit", type=int, default=50)
+    flagged.add_argument("--kind", choices=FLAG_KINDS, help="only this kind")
+    flagged.add_argument("--meter", type=int, help="only this meter id")
+    flagged.add_argument("--json", action="store_true", help="one JSON object per line")
+    health = commands.add_parser("health", help="exit 0 when the running worker says it is healthy, else 1")
+    health.add_argument("--metrics-port", type=int, help="its INGEST_METRICS_PORT (default from the environment)")
     commands.add_parser(
         "decode", help="turn `mosquitto_sub -F '%%t %%x'` lines on stdin into readable readings",
     )
@@ -49,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
     if args.command == "rejected":
-        return list_rejected(settings, args.limit, args.reason, args.json)
+        return list_rejected(settings, args.limit, args.reason, args.meter, args.json)
+    if args.command == "flagged":
+        return list_flagged(settings, args.limit, args.kind, args.meter, args.json)
+    if args.command == "health":
+        return health_check(settings, args.metrics_port)
     if args.command == "decode":
         return decode_lines(sys.stdin, settings)
     return run(settings)
@@ -65,35 +82,72 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def run(settings: Settings) -> int:
     """Run the worker until SIGTERM or SIGINT."""
-    engine = make_engine(settings.db_url, immediate=True)
-    migrate(engine)
+    migrating = make_engine(settings.db_url, immediate=True)  # the default lock wait: others may be migrating
+    migrate(migrating)
+    migrating.dispose()
+    engine = make_engine(settings.db_url, immediate=True, lock_timeout_ms=DB_LOCK_TIMEOUT_MS)
     worker = Worker(settings, make_sessionmaker(engine))
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: worker.stop())
+    server = None
+    if settings.ingest_metrics_port:
+        server = status.start(settings.ingest_metrics_host, settings.ingest_metrics_port, worker.metrics, worker.health)
     worker.run()
+    if server is not None:
+        server.server_close()  # its thread is a daemon: no need to wait for it
     engine.dispose()
     return 0
 
 
-def list_rejected(settings: Settings, limit: int, reason: str | None, as_json: bool) -> int:
+def list_rejected(settings: Settings, limit: int, reason: str | None, meter_id: int | None, as_json: bool) -> int:
     """Print the newest rejected readings."""
-    engine = make_engine(settings.db_url)
-    migrate(engine)
-    query = select(RejectedReading).order_by(RejectedReading.id.desc()).limit(limit)
-    if reason:
-        query = query.where(RejectedReading.reason == reason)
-    with make_sessionmaker(engine)() as session:
-        for row in session.scalars(query):
-            document = {
-                "id": row.id, "recebido_em": iso(row.received_at, settings.zone), "topico": row.topic,
-                "motivo": row.reason, "detalhe": row.detail, "medidor": row.meter_id,
-                "payload_hex": row.payload.hex(),
-            }
-            if as_json:
-                print(json.dumps(document, ensure_ascii=False))
-            else:
-                print(f"{document['recebido_em']}  {row.reason:<22} {row.topic}  {row.detail}")
+    with _session(settings) as session:
+        listing = review.rejected(session, settings.zone, reason=reason, meter_id=meter_id, limit=limit)
+    for document in listing.items:
+        if as_json:
+            print(json.dumps(document, ensure_ascii=False))
+        else:
+            print(f"{document['recebido_em']}  {document['motivo']:<22} {document['topico']}  {document['detalhe']}")
     return 0
+
+
+def list_flagged(settings: Settings, limit: int, kind: str | None, meter_id: int | None, as_json: bool) -> int:
+    """Print the newest flagged register steps."""
+    with _session(settings) as session:
+        listing = review.flagged(session, settings.zone, kind=kind, meter_id=meter_id, limit=limit)
+    for document in listing.items:
+        if as_json:
+            print(json.dumps(document, ensure_ascii=False, default=review.as_number))
+        else:
+            before = document["anterior"]
+            print(f"{document['ts']}  meter {document['medidor']:<6} {document['tipo']:<12} "
+                  f"{before['kwh']} -> {document['kwh']} kWh since {before['ts']}, "
+                  f"{document['potencia_kw']} kW, counted {document['consumo_contado_kwh']} kWh")
+    return 0
+
+
+def health_check(settings: Settings, port: int | None) -> int:
+    """Ask the running worker's /healthz; 0 when it answers ok."""
+    port = port or settings.ingest_metrics_port
+    if not port:
+        print("the worker serves /healthz only with INGEST_METRICS_PORT set; set it here too", file=sys.stderr)
+        return 1
+    host = "127.0.0.1" if settings.ingest_metrics_host in ("", "0.0.0.0", "::") else settings.ingest_metrics_host
+    healthy, text = status.check(host, port)
+    print(text)
+    return 0 if healthy else 1
+
+
+@contextlib.contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    """A read session on the migrated database, for the listing commands."""
+    engine = make_engine(settings.db_url)
+    try:
+        migrate(engine)
+        with make_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def decode_lines(lines: Iterable[str], settings: Settings) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from core import quality, wire
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MAX_STORED_PAYLOAD = 1024
 MAX_STORED_TOPIC = 256
+CORRECTIONS_OVERFLOW = "the corrections of this meter's register drops would reach 2^63 Wh"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,12 @@ class Outcome:
 
 
 def store_batch(session: Session, messages: Sequence[Message], settings: Settings, now_ms: int) -> Outcome:
-    """Decode, validate and store a batch; bill the customers whose cycle or threshold it crossed."""
+    """Decode, validate and store a batch; bill the customers whose cycle or threshold it crossed.
+
+    Raises `wire.Rejected` (register_overflow) in one absurd case that is only found after the
+    batch's rows are written: a late reading whose register drop would push the meter's
+    corrections to 2^63 Wh. The caller then stores the batch's messages one at a time.
+    """
     outcome = Outcome(received=len(messages))
     rejected: list[dict] = []
     by_meter = _decode_all(messages, outcome, rejected)
@@ -66,12 +72,12 @@ def store_batch(session: Session, messages: Sequence[Message], settings: Setting
         received = sorted(by_meter[meter_id].values(), key=lambda pair: pair[0].ts_ms)
         last = state.last_ts
         inner = [pair for pair in received if last is not None and pair[0].ts_ms <= last]
-        tail = [reading for reading, _ in received[len(inner):]]
+        tail = received[len(inner):]
         arrived = arrivals[meter_id] = Arrivals(before_ts=last)
         if inner:
             _store_inner(session, state, inner, settings, now_ms, outcome, rejected, arrived)
         if tail:
-            arrived.peak_w = _append(state, tail, settings.max_power_w, now_ms, new_rows, flags, outcome)
+            arrived.peak_w = _append(state, tail, settings.max_power_w, now_ms, new_rows, flags, outcome, rejected)
     if new_rows:
         session.execute(insert(Reading), new_rows)
     if flags:
@@ -97,7 +103,7 @@ def _decode_all(messages: Iterable[Message], outcome: Outcome, rejected: list[di
         try:
             reading = wire.decode(message.topic, message.payload)
         except wire.Rejected as problem:
-            rejected.append(rejected_row(message, problem.reason, problem.detail, None))
+            rejected.append(rejected_row(message, problem.reason, problem.detail, topic_meter(message.topic)))
             continue
         problem = quality.time_rejection(reading, message.received_ms)
         if problem is not None:
@@ -115,6 +121,14 @@ def _decode_all(messages: Iterable[Message], outcome: Outcome, rejected: list[di
         if outcome.oldest_ts is None or reading.ts_ms < outcome.oldest_ts:
             outcome.oldest_ts = reading.ts_ms
     return by_meter
+
+
+def topic_meter(topic: str) -> int | None:
+    """The meter a rejected payload came from, by its topic (the ACL vouches for it), when valid."""
+    try:
+        return wire.meter_id_from_topic(topic)
+    except wire.Rejected:
+        return None
 
 
 def _lock_states(session: Session, meter_ids: list[int]) -> dict[int, MeterState]:
@@ -142,8 +156,8 @@ def _select_states(session: Session, meter_ids: list[int]) -> dict[int, MeterSta
     return {state.meter_id: state for state in rows}
 
 
-def _append(state: MeterState, tail: list[wire.Reading], max_power_w: int, now_ms: int,
-            new_rows: list[dict], flags: list[dict], outcome: Outcome) -> int:
+def _append(state: MeterState, tail: list[Received], max_power_w: int, now_ms: int,
+            new_rows: list[dict], flags: list[dict], outcome: Outcome, rejected: list[dict]) -> int:
     """Append readings newer than the last stored one, classifying each step in memory.
 
     Returns the highest power of those steps, in watts (for the power alert).
@@ -151,21 +165,28 @@ def _append(state: MeterState, tail: list[wire.Reading], max_power_w: int, now_m
     prev_ts, prev_wh = state.last_ts, state.last_wh
     adjust = state.adjust_wh or 0
     peak = 0
-    for reading in tail:
+    appended = []
+    for reading, message in tail:
         if prev_ts is not None:
             step = quality.classify_step(prev_ts, prev_wh, reading.ts_ms, reading.wh, max_power_w)
+            if adjust + step.adjust_wh > wire.MAX_REGISTER_WH:
+                rejected.append(rejected_row(message, wire.REGISTER_OVERFLOW, CORRECTIONS_OVERFLOW, state.meter_id))
+                continue
             peak = max(peak, step.power_w)
             if step.flag is not None:
                 flags.append(_flag_row(state.meter_id, prev_ts, prev_wh, reading, step, now_ms))
                 outcome.flagged[step.flag] += 1
                 adjust += step.adjust_wh
         new_rows.append({"meter_id": reading.meter_id, "ts": reading.ts_ms, "wh": reading.wh})
+        appended.append(reading)
         prev_ts, prev_wh = reading.ts_ms, reading.wh
+    if not appended:
+        return peak
     if state.first_ts is None:
-        state.first_ts, state.first_wh = tail[0].ts_ms, tail[0].wh
+        state.first_ts, state.first_wh = appended[0].ts_ms, appended[0].wh
     state.last_ts, state.last_wh = prev_ts, prev_wh
     state.adjust_wh = adjust
-    state.readings = (state.readings or 0) + len(tail)
+    state.readings = (state.readings or 0) + len(appended)
     return peak
 
 
@@ -200,9 +221,11 @@ def _store_inner(session: Session, state: MeterState, inner: list[Received], set
     if state.first_ts is None or earliest.ts_ms < state.first_ts:
         state.first_ts, state.first_wh = earliest.ts_ms, earliest.wh
     state.readings = (state.readings or 0) + len(late)
-    state.adjust_wh = session.scalar(
-        select(func.coalesce(func.sum(ReadingFlag.adjust_wh), 0)).where(ReadingFlag.meter_id == meter_id)
-    )
+    # Summed here, not in SQL: SQLite's sum() fails with "integer overflow", an OperationalError
+    # that the worker would take for a locked database and retry for ever.
+    state.adjust_wh = sum(session.scalars(select(ReadingFlag.adjust_wh).where(ReadingFlag.meter_id == meter_id)))
+    if state.adjust_wh > wire.MAX_REGISTER_WH:
+        raise wire.Rejected(wire.REGISTER_OVERFLOW, CORRECTIONS_OVERFLOW)  # the worker then stores one by one
 
 
 def _reclassify_around(session: Session, meter_id: int, ts: int, max_power_w: int, now_ms: int, outcome: Outcome) -> int:

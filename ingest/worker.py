@@ -3,17 +3,24 @@
 paho's network thread only queues what arrives. The main thread takes batches from the queue,
 stores each in one transaction, and acknowledges its messages after the commit, so a message
 the broker delivered is acknowledged only once its reading is durable. While the database is
-slow or locked nothing is acknowledged: the broker stops sending once its in-flight window
-(the batch size, announced as Receive Maximum) is full and keeps the backlog in the session.
+slow or locked nothing is acknowledged, the inbox fills up, the network thread stops reading,
+and the backlog waits in the broker's session (see `ingest.inbox` for why the broker's in-flight
+window, announced as Receive Maximum, is not enough with Mosquitto 2.0.11).
+
+Packet ids are per connection: after a reconnect the broker may give an id that was in use on
+the closed connection to another message. So a message is acknowledged only on the connection
+it arrived on. The connection number changes, under `_link`, as soon as paho reports the loss
+(on_disconnect runs before paho opens the next socket and clears its queue of unsent packets),
+and `_acknowledge` checks it and queues the PUBACKs under the same lock: an acknowledgement of
+a closed connection is either sent on it or discarded with it, never sent on the next one.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from dataclasses import dataclass
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -24,33 +31,33 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
 from core.credentials import INGEST_SECRET, INGEST_USER, mqtt_login
+from core.db import is_transient
 from core.models import RejectedReading
 from core.silence import raise_silent
-from core.wire import TOPIC_FILTER
+from core.wire import SYS_DROPPED_TOPIC, SYS_STORED_TOPIC, TOPIC_FILTER, Rejected
 from ingest import outbox
+from ingest.inbox import Inbox, Incoming
 from ingest.metrics import Metrics
-from ingest.store import Message, rejected_row, store_batch
+from ingest.store import Message, rejected_row, store_batch, topic_meter
 
 log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps the session (and its backlog) for a week
-BATCH_WAIT_S = 0.05
+BATCH_WAIT_S = 0.05  # a batch closes this long after its first message (or when full)
+IDLE_WAIT_S = 0.2
 OUTBOX_EVERY_S = 0.5
 SUMMARY_EVERY_S = 10.0
 SILENCE_EVERY_S = (1.0, 30.0)  # bounds of how often silent meters are looked for
+RETRY_FIRST_S, RETRY_MAX_S = 0.1, 2.0
+# SPEC §7: SIGTERM ends the worker within 5 s. A signal is handled between two attempts to
+# commit (at most DB_LOCK_TIMEOUT_MS late), the worker keeps trying for DRAIN_S more, and its last
+# attempt may wait DB_LOCK_TIMEOUT_MS again: 0.5 + 2 + 0.5 s, then a disconnect of milliseconds.
+DRAIN_S = 2.0
+DB_LOCK_TIMEOUT_MS = 500
+HEALTHY_LOOP_S = 30.0  # the batch loop must have turned within this long for /healthz to say ok
 INTERNAL_ERROR = "internal_error"
 
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """A message from the network thread, tagged with the connection it arrived on."""
-
-    mid: int
-    qos: int
-    topic: str
-    payload: bytes
-    received_ms: int
-    connection: int
+SYS_TOPICS = {SYS_DROPPED_TOPIC: "broker_dropped", SYS_STORED_TOPIC: "broker_stored"}  # $SYS topic: metric
 
 
 def now_ms() -> int:
@@ -65,11 +72,16 @@ class Worker:
         self.settings = settings
         self.sessions = sessions
         self.metrics = metrics or Metrics()
+        self.metrics.update(window=settings.ingest_batch)
         self.stopping = threading.Event()
-        self.inbox: queue.SimpleQueue[Incoming] = queue.SimpleQueue()
-        self.acknowledged: queue.SimpleQueue[int] = queue.SimpleQueue()
-        self.connection = 0  # bumped on every connect; acks go only to the connection a message came on
-        self.pending_alerts: dict[int, outbox.Lease] = {}
+        self.stop_requested: float | None = None
+        self.heartbeat = time.monotonic()
+        self.inbox = Inbox(capacity=settings.ingest_batch)
+        self.acknowledged: list[int] = []  # alert publishes the broker acknowledged (network thread appends)
+        self._link = threading.Lock()  # guards `connection` against acknowledgements in flight
+        self.connection = 0  # changes on every connect and every disconnect
+        self._subscription_mid: int | None = None
+        self.pending_alerts: dict[int, outbox.Lease] = {}  # message id: the alert's lease
         self.listening_since: int | None = None  # since when the subscription is in place
         self.client = self._make_client()
 
@@ -124,10 +136,13 @@ class Worker:
         self.start()
         next_outbox = next_summary = next_silence = time.monotonic()
         while not self.stopping.is_set():
-            batch = self._collect(block=True)
-            self.metrics.queued = self.inbox.qsize()
+            self.heartbeat = time.monotonic()
+            batch = self.inbox.take(self.settings.ingest_batch, IDLE_WAIT_S, BATCH_WAIT_S)
             if batch:
                 self._process(batch)
+            self.metrics.update(held=len(self.inbox), inbox_full=self.inbox.waits)
+            if self.stopping.is_set():
+                break
             moment = time.monotonic()
             if moment >= next_silence:
                 self._check_silence()
@@ -139,109 +154,145 @@ class Worker:
                 log.info("%s", self.metrics.summary())
                 next_summary = moment + SUMMARY_EVERY_S
         self._drain()
-        self.client.disconnect()
+        self.client.disconnect()  # a normal disconnect: the session and its backlog stay on the broker
         self.client.loop_stop()
         log.info("stopped: %s", self.metrics.summary())
 
     def stop(self) -> None:
         """Ask the loop to finish (safe from a signal handler)."""
+        if self.stop_requested is None:
+            self.stop_requested = time.monotonic()
         self.stopping.set()
 
+    def health(self) -> dict[str, Any]:
+        """What /healthz answers: ok while connected, subscribed, and the batch loop turns."""
+        snap = self.metrics.snapshot()
+        loop_age = time.monotonic() - self.heartbeat
+        healthy = snap["connected"] and snap["subscribed"] and loop_age < HEALTHY_LOOP_S and not self.stopping.is_set()
+        return {
+            "status": "ok" if healthy else "unhealthy",
+            "connected": snap["connected"],
+            "subscribed": snap["subscribed"],
+            "loop_age_seconds": round(loop_age, 3),
+            "database": "ok" if snap["database_ok"] else "unavailable",
+            "held_messages": snap["held"],
+            "stored_total": snap["stored"],
+        }
+
     def _drain(self) -> None:
-        """Store and acknowledge whatever arrived before the stop."""
-        batch = self._collect(block=False)
-        while batch:
-            self._process(batch, give_up_after_s=3.0)
-            batch = self._collect(block=False)
+        """Store and acknowledge whatever arrived before the stop, for at most DRAIN_S."""
+        batch = self.inbox.take(self.settings.ingest_batch, 0, 0)
+        while batch and not self._drain_over():
+            self._process(batch)
+            batch = self.inbox.take(self.settings.ingest_batch, 0, 0)
+        if batch or len(self.inbox):
+            log.warning("stopping with %d messages unacknowledged: the broker will send them again",
+                        len(batch) + len(self.inbox))
 
-    def _collect(self, block: bool) -> list[Incoming]:
-        """Up to one batch: wait briefly for a first message, then take what follows for 50 ms."""
-        limit = self.settings.ingest_batch
-        try:
-            first = self.inbox.get(timeout=0.2) if block else self.inbox.get_nowait()
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + BATCH_WAIT_S
-        while len(batch) < limit:
-            remaining = deadline - time.monotonic()
-            try:
-                batch.append(self.inbox.get(timeout=remaining) if remaining > 0 else self.inbox.get_nowait())
-            except queue.Empty:
-                break
-        return batch
+    def _drain_over(self) -> bool:
+        return self.stop_requested is not None and time.monotonic() - self.stop_requested > DRAIN_S
 
-    def _process(self, batch: list[Incoming], give_up_after_s: float | None = None) -> None:
+    def _process(self, batch: list[Incoming]) -> None:
         """Store a batch until it commits (retrying while the database is busy), then acknowledge."""
+        self.metrics.update(held=len(self.inbox) + len(batch))
         messages = [Message(item.topic, item.payload, item.received_ms) for item in batch]
         store = self._store
-        started = time.monotonic()
-        delay = 0.1
+        delay = RETRY_FIRST_S
         while True:
             try:
                 store(messages)
                 break
             except OperationalError as error:  # locked, or the server went away: retry, never ack
-                if self.stopping.is_set() and give_up_after_s is None:
-                    give_up_after_s = 3.0
-                if give_up_after_s is not None and time.monotonic() - started > give_up_after_s:
-                    log.warning("leaving %d messages unacknowledged: the broker will redeliver them", len(batch))
+                if not is_transient(error):
+                    log.exception("a batch of %d failed for good; storing its messages one by one", len(messages))
+                    store = self._store_each
+                    continue
+                self.metrics.update(database_ok=False, held=len(self.inbox) + len(batch))
+                self.metrics.add(database_retries=1)
+                self.heartbeat = time.monotonic()
+                if self._drain_over():
+                    log.warning("leaving %d messages unacknowledged: the broker will send them again", len(batch))
                     return
                 log.warning("database busy (%s); retrying in %.1f s", str(error).splitlines()[0], delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                self._pause(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+            except Rejected as refusal:  # one message the store found unusable late: set it aside
+                log.warning("a batch of %d was refused (%s); storing its messages one by one", len(messages), refusal)
+                store = self._store_each
             except Exception:  # a message this code cannot store must not stall every other meter
                 log.exception("a batch of %d failed; storing its messages one by one", len(messages))
                 store = self._store_each
         self._acknowledge(batch)
 
+    def _pause(self, seconds: float) -> None:
+        """Wait before a retry; once stopping, only briefly, so the drain deadline is kept."""
+        if self.stopping.is_set():
+            time.sleep(min(seconds, 0.2))
+        else:
+            self.stopping.wait(seconds)
+
     def _store(self, messages: list[Message]) -> None:
         started = time.perf_counter()
         with self.sessions.begin() as session:
             outcome = store_batch(session, messages, self.settings, now_ms())
-        self.metrics.record(outcome, time.perf_counter() - started, now_ms())
+        oldest_received = min(message.received_ms for message in messages)
+        self.metrics.record(outcome, time.perf_counter() - started, now_ms(), oldest_received)
 
     def _store_each(self, messages: list[Message]) -> None:
-        """Store messages one at a time; one that still fails is kept in the rejected store."""
+        """Store messages one at a time; one that still fails is kept in the rejected store.
+
+        A refusal the store raises (`wire.Rejected`) keeps its reason; anything else is a bug,
+        kept as `internal_error` so that one message never stalls every other meter.
+        """
         for message in messages:
             try:
                 self._store([message])
-            except OperationalError:
-                raise
+            except OperationalError as error:
+                if is_transient(error):
+                    raise
+                self._set_aside(message, error)
             except Exception as error:
-                log.exception("could not store a message from %s; keeping it as rejected", message.topic)
-                with self.sessions.begin() as session:
-                    session.execute(insert(RejectedReading), [
-                        rejected_row(message, INTERNAL_ERROR, f"{type(error).__name__}: {error}", None)
-                    ])
-                self.metrics.rejected[INTERNAL_ERROR] += 1
+                self._set_aside(message, error)
+
+    def _set_aside(self, message: Message, error: Exception) -> None:
+        if isinstance(error, Rejected):
+            reason, detail = error.reason, error.detail
+            log.warning("rejected a message from %s: %s", message.topic, detail)
+        else:
+            reason, detail = INTERNAL_ERROR, f"{type(error).__name__}: {error}"
+            log.error("could not store a message from %s; keeping it as rejected", message.topic, exc_info=error)
+        with self.sessions.begin() as session:
+            session.execute(insert(RejectedReading), [rejected_row(message, reason, detail, topic_meter(message.topic))])
+        self.metrics.count_rejected(reason)
+        self.metrics.add(received=1)
 
     def _acknowledge(self, batch: list[Incoming]) -> None:
-        """Acknowledge, in arrival order, the messages that came on the current connection."""
-        current = self.connection
-        for item in batch:
-            if item.connection == current and item.qos > 0:
-                self.client.ack(item.mid, item.qos)
+        """Acknowledge, in arrival order, the messages that came on the still-open connection."""
+        acknowledged = 0
+        with self._link:
+            current = self.connection
+            for item in batch:
+                if item.connection == current and item.qos > 0:
+                    self.client.ack(item.mid, item.qos)
+                    acknowledged += 1
+        self.metrics.add(acknowledged=acknowledged, unacknowledged=len(batch) - acknowledged)
 
     def _publish_alerts(self) -> None:
         """Mark acknowledged alerts as published and publish the ones due."""
         done = []
-        while True:
-            try:
-                done.append(self.pending_alerts.pop(self.acknowledged.get_nowait()))
-            except queue.Empty:
-                break
-            except KeyError:
-                continue
+        while self.acknowledged:
+            lease = self.pending_alerts.pop(self.acknowledged.pop(0), None)
+            if lease is not None:
+                done.append(lease)
         if not self.client.is_connected() and not done:
             return
         try:
             with self.sessions.begin() as session:
                 outbox.mark_published(session, done, now_ms())
-                self.metrics.alerts_published += len(done)
                 if self.client.is_connected():
                     claimed = outbox.claim_due(session, now_ms())
                     self.pending_alerts.update(outbox.publish_claimed(claimed, self.settings.zone, self._publish))
+            self.metrics.add(alerts_published=len(done))
         except OperationalError as error:
             log.warning("alert outbox skipped this round: %s", str(error).splitlines()[0])
 
@@ -274,24 +325,39 @@ class Worker:
         if reason_code.is_failure:
             log.error("broker refused the connection: %s", reason_code)
             return
-        self.connection += 1
-        if self.connection > 1:
-            self.metrics.reconnects += 1
-        self.metrics.connected = True
+        with self._link:
+            self.connection += 1
+            current = self.connection
+        if flags.session_present:
+            # The broker resends every unacknowledged message of the session on this connection.
+            dropped = self.inbox.drop_older_than(current)
+            if dropped:
+                self.metrics.add(redundant_dropped=dropped)
+        self.metrics.update(connected=True, subscribed=False)
+        if current > 1:
+            self.metrics.add(reconnects=1)
         log.info("connected (session present: %s)", flags.session_present)
-        client.subscribe(self.topic(), qos=1)
+        _, self._subscription_mid = client.subscribe(self.topic(), qos=1)
+        client.subscribe([(topic, 0) for topic in SYS_TOPICS])  # broker counters; refused on old ACLs
 
-    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _properties) -> None:
+    def _on_subscribe(self, _client, _userdata, mid, reason_codes, _properties) -> None:
+        if mid != self._subscription_mid:
+            if any(code.is_failure for code in reason_codes):
+                log.warning("no access to the broker's $SYS counters (drops are not reported): %s", reason_codes)
+            return
         for code in reason_codes:
             if code.is_failure:
                 log.error("subscription to %s refused: %s", self.topic(), code)
             else:
                 self.listening_since = now_ms()
+                self.metrics.update(subscribed=True)
                 log.info("subscribed to %s", self.topic())
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
-        self.metrics.connected = False
+        with self._link:
+            self.connection += 1  # from now on, nothing of the closed connection is acknowledged
         self.listening_since = None
+        self.metrics.update(connected=False, subscribed=False)
         if not self.stopping.is_set():
             log.warning("disconnected from the broker (%s); reconnecting", reason_code)
 
@@ -300,8 +366,16 @@ class Worker:
             topic = message.topic
         except UnicodeDecodeError:
             topic = message._topic.decode("utf-8", "replace")  # noqa: SLF001 - keep it, never drop it
-        self.inbox.put(Incoming(message.mid, message.qos, topic, message.payload, now_ms(), self.connection))
+        if topic in SYS_TOPICS:
+            self._broker_counter(SYS_TOPICS[topic], message.payload)
+            return
+        self.inbox.put(Incoming(message.mid, message.qos, topic, message.payload, now_ms(), self.connection), self.stopping)
+
+    def _broker_counter(self, name: str, payload: bytes) -> None:
+        try:
+            self.metrics.update(**{name: int(payload)})
+        except ValueError:
+            log.debug("unexpected %s payload %r", name, payload[:40])
 
     def _on_publish(self, _client, _userdata, mid: int, _reason_code, _properties) -> None:
-        self.acknowledged.put(mid)
-
+        self.acknowledged.append(mid)

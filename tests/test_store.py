@@ -2,12 +2,15 @@
 
 from datetime import datetime, timezone
 
+import pytest
+
 from sqlalchemy import func, select
 
 from core.models import MeterState, Reading, ReadingFlag, RejectedReading
 from core.periods import to_ms
 from core.series import Series
 from core.wire import Reading as Wire
+from core.wire import Rejected
 from core.wire import encode, topic_for
 from ingest.store import Message, store_batch
 
@@ -144,3 +147,31 @@ def test_bad_payloads_and_times_land_in_the_rejected_store_with_their_reason(db,
 def test_readings_of_unregistered_meters_are_kept(db, settings):
     store(db, settings, messages((T0, 0), (T0 + HOUR, 500), meter=42))
     assert rows(db, meter=42) == [(T0, 0), (T0 + HOUR, 500)]
+
+
+def test_a_jump_to_a_huge_register_is_stored_and_flagged_not_an_integer_overflow(db, settings):
+    huge = 2**62 + 12_345  # a valid register (below 2^63 Wh) that implies more than 2^63 W
+    store(db, settings, messages((T0, 1_000), (T0 + 5_000, huge)))
+    assert rows(db) == [(T0, 1_000), (T0 + 5_000, huge)]
+    with db() as session:
+        flag = session.scalars(select(ReadingFlag)).one()
+    assert (flag.kind, flag.power_w) == ("jump", 2**63 - 1)  # the power is shown capped
+
+
+def test_corrections_that_would_pass_2_63_wh_reject_the_reading_as_register_overflow(db, settings):
+    high = 2**62 + 2**61  # two replacements from this high would need 2^63 Wh of corrections
+    outcome = store(db, settings, messages((T0, high), (T0 + 5_000, 0), (T0 + 10_000, high), (T0 + 15_000, 0)))
+    assert outcome.rejected == {"register_overflow": 1}
+    assert rows(db) == [(T0, high), (T0 + 5_000, 0), (T0 + 10_000, high)]
+    with db() as session:
+        assert session.get(MeterState, 7).adjust_wh == high
+        assert session.scalars(select(RejectedReading.reason)).all() == ["register_overflow"]
+
+
+def test_a_late_reading_whose_corrections_would_pass_2_63_wh_fails_its_batch(db, settings):
+    high = 2**62 + 2**61
+    store(db, settings, messages((T0, high), (T0 + 5_000, 0), (T0 + 10_000, high), (T0 + 15_000, high + 1)))
+    with pytest.raises(Rejected) as refused:  # the worker then stores the batch one by one
+        store(db, settings, messages((T0 + 12_500, 0), received=T0 + 20_000))
+    assert refused.value.reason == "register_overflow"
+    assert len(rows(db)) == 4
