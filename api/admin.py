@@ -17,7 +17,7 @@ from flask import Blueprint, Response, jsonify, request
 from api import auth, db, params
 from api.errors import Forbidden
 from api.params import ParamError
-from core import review
+from core import quality, review
 from core.wire import MAX_METER_ID
 
 bp = Blueprint("admin", __name__)
@@ -27,15 +27,15 @@ MAX_ROW_ID = 2**63 - 1
 METER_RE = re.compile(r"0|[1-9][0-9]{0,9}")
 LIMIT_RE = re.compile(r"[1-9][0-9]{0,3}")
 ROW_ID_RE = re.compile(r"[1-9][0-9]{0,18}")
-REASON_PATTERN = "^[a-z_]{1,32}$"
-KIND_PATTERN = "^[a-z_]{1,16}$"
+REASON_PATTERN = f"^(?:{'|'.join(quality.REJECTION_REASONS)})$"
+KIND_PATTERN = f"^(?:{'|'.join(quality.FLAG_KINDS)})$"
 
 
 @bp.get("/admin/leituras/rejeitadas", strict_slashes=False)
 def rejeitadas() -> Response:
     """Rejected readings, newest first."""
     principal = _principal()
-    reason = _word(request.args, "motivo", REASON_PATTERN, "malformed")
+    reason = _choice(request.args, "motivo", quality.REJECTION_REASONS)
     meter_id = _meter(request.args)
     limit = _limit(request.args)
     before = _row_id(request.args)
@@ -49,7 +49,7 @@ def rejeitadas() -> Response:
 def sinalizadas() -> Response:
     """Flagged register steps, newest reading first."""
     principal = _principal()
-    kind = _word(request.args, "tipo", KIND_PATTERN, "jump")
+    kind = _choice(request.args, "tipo", quality.FLAG_KINDS)
     meter_id = _meter(request.args)
     limit = _limit(request.args)
     after = _flag_key(request.args)
@@ -78,13 +78,12 @@ def _page(listing: review.Listing, name: str, kept: tuple[str, ...]) -> Response
     return jsonify({"total": listing.total, name: listing.items, "proxima": following})
 
 
-def _word(args: params.Args, name: str, pattern: str, example: str) -> str | None:
+def _choice(args: params.Args, name: str, allowed: tuple[str, ...]) -> str | None:
+    """An optional parameter that must be one of `allowed`."""
     raw = params.single(args, name)
-    if raw is None:
-        return None
-    if not re.fullmatch(pattern, raw):
-        raise ParamError(f"{name} inválido ({raw[:40]!r}): use letras minúsculas e _, por exemplo {name}={example}")
-    return raw
+    if raw is None or raw in allowed:
+        return raw
+    raise ParamError(f"{name} inválido ({raw[:40]!r}): use um destes: {', '.join(allowed)}")
 
 
 def _meter(args: params.Args) -> int | None:

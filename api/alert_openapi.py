@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from api import alert_params
+from api.openapi import add_unique
 from core.alert_settings import DISABLED, NUMBERS
 from core.rules import KINDS, STATES
 
@@ -134,8 +135,9 @@ def _paths() -> dict[str, Any]:
 def extend(document: dict[str, Any]) -> dict[str, Any]:
     """Add the alert routes, their parameters and schemas, and the new alert fields."""
     components = document["components"]
-    components["parameters"] = {**components["parameters"], **PARAMETERS}
-    schemas = components["schemas"] = {**components["schemas"], **SCHEMAS}
+    add_unique(components["parameters"], PARAMETERS, "parameters")
+    add_unique(components["schemas"], SCHEMAS, "schemas")
+    schemas = components["schemas"]
     schemas["Alerta"] = {**schemas["Alerta"], "properties": {**schemas["Alerta"]["properties"], **ALERT_FIELDS}}
-    document["paths"] = {**document["paths"], **_paths()}
+    add_unique(document["paths"], _paths(), "paths")
     return document

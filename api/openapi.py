@@ -35,6 +35,15 @@ NULLABLE_TIME = {"type": "string", "format": "date-time", "nullable": True}
 TIME = {"type": "string", "format": "date-time"}
 
 
+def add_unique(target: dict[str, Any], extra: dict[str, Any], what: str) -> None:
+    """Add the entries of `extra` to a part of the document; a name already there is a bug
+    (two modules describing different things under one name), never silently overwritten."""
+    clash = set(target) & set(extra)
+    if clash:
+        raise ValueError(f"the OpenAPI {what} {sorted(clash)} are described twice")
+    target.update(extra)
+
+
 def _ref(name: str) -> dict[str, str]:
     """A reference to a schema."""
     return {"$ref": f"#/components/schemas/{name}"}
@@ -72,15 +81,17 @@ ADMIN_ERRORS = {
 }
 
 
-def _query_parameter(name: str, description: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
-    """A query parameter, with a valid example (tests fill every route's parameters from them)."""
+def _query_parameter(name: str, description: str, schema: dict[str, Any], required: bool = False,
+                     example: Any = None) -> dict[str, Any]:
+    """A query parameter with a valid example (tests fill every route's parameters from them):
+    its own, or the one its name usually takes."""
     return {"name": name, "in": "query", "required": required, "description": description, "schema": schema,
-            "example": EXAMPLES[name]}
+            "example": EXAMPLES[name] if example is None else example}
 
 
 EXAMPLES: dict[str, Any] = {
     "id": 7, "mes": "03", "ano": 2024, "data": "2024-03-01", "horario": "12:00:", "limite": 100,
-    "apos": 1709305200000, "estado": "aberto",
+    "apos": 1709305200000, "estado": "aberto", "motivo": "malformed", "tipo": "jump", "medidor": 7,
 }
 
 
@@ -109,7 +120,7 @@ PARAMETERS = {
                     "example": f"{EXAMPLES['ano']}-{EXAMPLES['mes']}"},
     "motivo": _query_parameter("motivo", "Só as rejeitadas por esse motivo (malformed, conflict, future_timestamp...)",
                                {"type": "string", "pattern": admin.REASON_PATTERN}),
-    "tipo": _query_parameter("tipo", "Só as sinalizadas desse tipo (jump, reset, replacement)",
+    "tipo_sinalizada": _query_parameter("tipo", "Só as sinalizadas desse tipo (jump, reset, replacement)",
                              {"type": "string", "pattern": admin.KIND_PATTERN}),
     "medidor": _query_parameter("medidor", "Só as leituras desse medidor",
                                 {"type": "integer", "minimum": 0, "maximum": 2**32 - 1}),
@@ -118,7 +129,8 @@ PARAMETERS = {
     "apos_rejeitadas": _query_parameter("apos", "Cursor da página seguinte, como vem no link `proxima`",
                                         {"type": "integer", "format": "int64", "minimum": 1, "maximum": admin.MAX_ROW_ID}),
     "apos_sinalizadas": _query_parameter("apos", "Cursor da página seguinte, como vem no link `proxima`",
-                                         {"type": "string", "pattern": FLAG_KEY_PATTERN}),
+                                         {"type": "string", "pattern": FLAG_KEY_PATTERN},
+                                         example=f"{EXAMPLES['apos']}:{EXAMPLES['medidor']}:jump"),
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -376,6 +388,11 @@ def _terms_schemas(plans: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def _admin_only(item: dict[str, Any]) -> dict[str, Any]:
+    """Mark every operation of a path as the admin token's alone (`x-admin-only`)."""
+    return {method: {**operation, "x-admin-only": True} for method, operation in item.items()}
+
+
 def _get(operation_id: str, summary: str, names: list[str], schema: str,
          errors: dict[str, Any] | None = None) -> dict[str, Any]:
     """A GET operation with the usual read errors."""
@@ -416,12 +433,12 @@ def _paths() -> dict[str, Any]:
         "/usuario/consumo/horas/": _get(
             "consumo_horas", "Consumo de cada hora de um dia, com as horas estimadas marcadas", ["id", "data"],
             "ConsumoHoras"),
-        "/admin/leituras/rejeitadas": _get(
+        "/admin/leituras/rejeitadas": _admin_only(_get(
             "leituras_rejeitadas", "Leituras rejeitadas, mais recentes primeiro (só administrador)",
-            ["motivo", "medidor", "limite_admin", "apos_rejeitadas"], "Rejeitadas", ADMIN_ERRORS),
-        "/admin/leituras/sinalizadas": _get(
+            ["motivo", "medidor", "limite_admin", "apos_rejeitadas"], "Rejeitadas", ADMIN_ERRORS)),
+        "/admin/leituras/sinalizadas": _admin_only(_get(
             "leituras_sinalizadas", "Passos do registrador sinalizados para revisão (só administrador)",
-            ["tipo", "medidor", "limite_admin", "apos_sinalizadas"], "Sinalizadas", ADMIN_ERRORS),
+            ["tipo_sinalizada", "medidor", "limite_admin", "apos_sinalizadas"], "Sinalizadas", ADMIN_ERRORS)),
         "/usuario/alerta/variacao/": _alert_route("variacao", "Alertas de grande variação da fatura"),
         "/usuario/alerta/excesso/": _alert_route("excesso", "Alertas de consumo excessivo"),
         "/usuario/cadastro/": {"post": {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from api import scales
-from api.openapi import BR_DAY_MONTH, ISO_MONTH_DAY, LEAP_YEAR
+from api.openapi import BR_DAY_MONTH, ISO_MONTH_DAY, LEAP_YEAR, add_unique
 from api.sessions import COOKIE_NAME, CSRF_FIELD
 
 JSON = "application/json"
@@ -155,8 +155,8 @@ SECURITY_SCHEMES = {"sessao": {"type": "apiKey", "in": "cookie", "name": COOKIE_
 
 def extend(document: dict[str, Any]) -> dict[str, Any]:
     """The document with the web routes, their schemas and the session scheme."""
-    document["paths"].update(PATHS)
+    add_unique(document["paths"], PATHS, "paths")
     document["paths"]["/"]["post"] = SIGN_IN
-    document["components"]["schemas"].update(SCHEMAS)
-    document["components"]["securitySchemes"].update(SECURITY_SCHEMES)
+    add_unique(document["components"]["schemas"], SCHEMAS, "schemas")
+    add_unique(document["components"]["securitySchemes"], SECURITY_SCHEMES, "security schemes")
     return document

@@ -112,14 +112,14 @@ class NewCustomer:
 
 
 def single(args: Args, name: str) -> str | None:
-    """The one value of a parameter, or None when absent; repeated values must agree."""
+    """The one value of a parameter, or None when absent; a parameter given twice is refused."""
     values = args.getlist(name)
     if not values:
         return None
     if any("\x00" in value for value in values):
         raise ParamError(f"o parâmetro {name} contém um caractere nulo (NUL); remova-o")
-    if len(set(values)) > 1:
-        raise ParamError(f"o parâmetro {name} aparece mais de uma vez com valores diferentes; envie um só valor")
+    if len(values) > 1:
+        raise ParamError(f"o parâmetro {name} aparece mais de uma vez; envie um só valor")
     return values[0]
 
 

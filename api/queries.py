@@ -21,9 +21,9 @@ from core.bills import (bill_cycles, closed_bill_document, closing_day, compute,
                         open_bill_document, previous_bill)
 from core.config import Settings
 from core.documents import alert_document
-from core.models import Alert, Bill, Customer, MeterState, Reading
+from core.models import Alert, Customer, MeterState, Reading
 from core.money import kwh_from_wh
-from core.periods import Cycle, cycle_of, iso
+from core.periods import Cycle, iso
 from core.series import Series
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core import wire
 from core.wire import Reading
 
 EARLIEST_MS = 946_684_800_000  # 2000-01-01T00:00Z
@@ -17,10 +18,15 @@ MAX_POWER_W = 2**63 - 1  # the power a step shows is capped here, so it fits the
 FUTURE = "future_timestamp"
 TOO_OLD = "timestamp_before_2000"
 CONFLICT = "conflict"
+INTERNAL_ERROR = "internal_error"  # a message the worker could not store at all, kept as it came
 
 JUMP = "jump"  # power above the physical limit: counted, flagged, the bill marked for review
 RESET = "reset"  # register dropped to a value it could have reached since: counted from zero
 REPLACEMENT = "replacement"  # register dropped to an implausible value: new baseline, nothing counted
+
+FLAG_KINDS = (JUMP, RESET, REPLACEMENT)
+REJECTION_REASONS = (wire.MALFORMED, wire.UNKNOWN_VERSION, wire.BAD_TOPIC, wire.ID_MISMATCH,
+                     wire.REGISTER_OVERFLOW, FUTURE, TOO_OLD, CONFLICT, INTERNAL_ERROR)
 
 
 def time_rejection(reading: Reading, received_ms: int) -> tuple[str, str] | None:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
 from core.credentials import INGEST_SECRET, INGEST_USER, mqtt_login
+from core import quality
 from core.db import is_transient
 from core.models import RejectedReading
 from core.silence import raise_silent
@@ -55,7 +56,6 @@ RETRY_FIRST_S, RETRY_MAX_S = 0.1, 2.0
 DRAIN_S = 2.0
 DB_LOCK_TIMEOUT_MS = 500
 HEALTHY_LOOP_S = 30.0  # the batch loop must have turned within this long for /healthz to say ok
-INTERNAL_ERROR = "internal_error"
 
 SYS_TOPICS = {SYS_DROPPED_TOPIC: "broker_dropped", SYS_STORED_TOPIC: "broker_stored"}  # $SYS topic: metric
 
@@ -259,7 +259,7 @@ class Worker:
             reason, detail = error.reason, error.detail
             log.warning("rejected a message from %s: %s", message.topic, detail)
         else:
-            reason, detail = INTERNAL_ERROR, f"{type(error).__name__}: {error}"
+            reason, detail = quality.INTERNAL_ERROR, f"{type(error).__name__}: {error}"
             log.error("could not store a message from %s; keeping it as rejected", message.topic, exc_info=error)
         with self.sessions.begin() as session:
             session.execute(insert(RejectedReading), [rejected_row(message, reason, detail, topic_meter(message.topic))])

@@ -85,6 +85,11 @@ class Operation:
         return self.spec.get("security") != []
 
     @property
+    def admin_only(self) -> bool:
+        """True for the operations the document reserves to the admin token (`x-admin-only`)."""
+        return bool(self.spec.get("x-admin-only"))
+
+    @property
     def names(self) -> list[str]:
         """The names of its query parameters."""
         return [parameter["name"] for parameter in self.parameters]
