@@ -14,7 +14,7 @@ from typing import Iterable
 from core.config import Settings
 from meter.device import Meter
 from meter.link import Link, login_for, site_key
-from meter.profiles import household
+from meter.premises import household
 from meter.publisher import Station
 from meter.register import state_path
 
