@@ -196,7 +196,8 @@ class Publisher:
         self.replaying -= 1
         heapq.heappush(self._due, (now + self.interval * (1 + index / len(self.stations)), index))
         if self.replaying == 0:
-            log.info("history replayed: every meter is live, a reading every %g s", self.interval)
+            log.info("history replayed: %d readings; every meter is live, a reading every %g s",
+                     self.published, self.interval)
 
     def _history_due(self, ts_ms: int) -> float:
         """When the history reading at `ts_ms` is due on the monotonic clock."""

@@ -23,7 +23,13 @@ DAYS_PER_YEAR = 365.25
 
 def season(day: date) -> float:
     """+1 at the height of summer (late January), -1 in the depth of winter (late July), between otherwise."""
-    angle = 2 * math.pi * (day.timetuple().tm_yday - HOTTEST_DAY_OF_YEAR) / DAYS_PER_YEAR
+    return _season(day.toordinal())
+
+
+@functools.lru_cache(maxsize=4096)
+def _season(day: int) -> float:
+    """`season` of a day by its ordinal; cached because every sample of a history asks again."""
+    angle = 2 * math.pi * (date.fromordinal(day).timetuple().tm_yday - HOTTEST_DAY_OF_YEAR) / DAYS_PER_YEAR
     return math.cos(angle)
 
 
@@ -99,4 +105,4 @@ def _within(hour: float, start: float, end: float) -> bool:
 def _max_c(seed: int, mean_c: float, swing_c: float, noise_c: float, day: int) -> float:
     """One day's maximum temperature; cached because every sample of the day asks again."""
     luck = random.Random(f"weather:{seed}:{day}").gauss(0.0, noise_c)
-    return mean_c + swing_c * season(date.fromordinal(day)) + luck
+    return mean_c + swing_c * _season(day) + luck
