@@ -28,7 +28,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make setup      OS packages, virtualenv in $(VENV)/ with the project, front-end packages"
-	@echo "make demo       broker, ingest worker, API and five meters; Ctrl-C stops them all"
+	@echo "make demo       broker, worker, API, five meters replaying 95 days then live; Ctrl-C stops all"
 	@echo "make test       the whole test suite (PYTEST_ARGS='-k broker' to pass pytest options)"
 	@echo "make clean      caches, build output and set-up stamps (keeps $(VENV)/ and data/)"
 	@echo "make distclean  clean, and delete $(VENV)/, node_modules/ and $(VENDOR)/ too"

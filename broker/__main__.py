@@ -46,6 +46,13 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_accounts(args: argparse.Namespace) -> int:
+    """Write only the password file and the ACL (compose's init service)."""
+    made = provision.write_accounts(_directory(args), _data_dir(args), args.meters)
+    print(f"accounts of ingest, watcher and {len(args.meters)} meters in {made.directory}")
+    return 0
+
+
 def cmd_add_meters(args: argparse.Namespace) -> int:
     """Give meters their accounts and reload a running broker."""
     made = _load(args)
@@ -112,6 +119,7 @@ _EXAMPLES = """examples:
   python -m broker setup --tls-port 8883 --tls-cert server.crt --tls-key server.key
   python -m broker run                                # Mosquitto in the foreground
   python -m broker add-meters --first 6 --count 995   # the running broker reloads, no restart
+  python -m broker accounts --dir /mosquitto/config --meters 1-200   # compose: passwd and acl only
   mosquitto_sub -u watcher -P "$(python -m broker password watcher)" -t 'alerts/+'
 """
 
@@ -140,6 +148,13 @@ def _parser() -> argparse.ArgumentParser:
                       help="a client id of the ingest account from the start (repeatable; energy-ingest "
                            "and $INGEST_CLIENT_ID always are); others are claimed on first use")
     make.set_defaults(command=cmd_setup)
+
+    accounts = commands.add_parser(
+        "accounts", parents=[common],
+        help="write only the password file and ACL, for a broker that runs the project's mosquitto.conf "
+        "as it is (the compose init service)")
+    accounts.add_argument("--meters", type=parse_ids, default=[], help='meter ids to provision, e.g. "1-1000"')
+    accounts.set_defaults(command=cmd_accounts)
 
     add = commands.add_parser("add-meter", parents=[common], help="add one meter and reload the broker")
     add.add_argument("ids", type=int, nargs="+", metavar="N")

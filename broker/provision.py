@@ -16,7 +16,6 @@ import pwd
 import shutil
 import signal
 import stat
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Iterable, Iterator
 from broker import guard as session_guard
 from broker import tls as tls_listener
 from broker.acl import acl_text
+from broker.passwords import hash_password
 from core.config import DEFAULT_CLIENT_ID
 from core.credentials import (  # INGEST_SECRET, WATCHER_SECRET: secret files of the services' passwords
     INGEST_SECRET,
@@ -130,6 +130,25 @@ def setup(
     with _locked(made):
         _write_passwords(made, _hash(made, _accounts(made.data_dir, meters)))
     log.info("broker set-up in %s listens on %s:%s", made.directory, host, port)
+    return made
+
+
+def write_accounts(directory: Path, data_dir: Path, meters: Iterable[int] = ()) -> BrokerSetup:
+    """Only the password file and the ACL, in `directory`, for a broker whose config is the project's
+    mosquitto.conf as it stands (compose mounts it; its paths are the official image's).
+
+    Accounts: ingest, watcher and `meters`, every password from the secrets of `data_dir`
+    (generated there when missing). Both files are private (0600): Mosquitto warns about an
+    account file others can read, and the broker's user is the one that writes them in compose.
+    """
+    meters = list(meters)
+    made = BrokerSetup(_usable_dir(directory), Path(data_dir).resolve(), "", 0)
+    made.directory.mkdir(parents=True, exist_ok=True)
+    _give_to_broker(made.directory)
+    _write(made.acl_path, acl_text(), 0o600)
+    with _locked(made):
+        _write_passwords(made, _hash(made, _accounts(made.data_dir, meters)))
+    log.info("accounts for %d meters in %s", len(meters), made.directory)
     return made
 
 
@@ -339,19 +358,8 @@ def _accounts(data_dir: Path, meter_ids: Iterable[int]) -> dict[str, str]:
 
 
 def _hash(made: BrokerSetup, accounts: dict[str, str]) -> dict[str, str]:
-    """Hashed password lines, by one `mosquitto_passwd -U` over a private plaintext file."""
-    if not accounts:
-        return {}
-    descriptor, plain = tempfile.mkstemp(dir=made.directory, prefix=".passwd-plain-")
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.writelines(f"{user}:{password}\n" for user, password in accounts.items())
-        done = subprocess.run([executable("mosquitto_passwd"), "-U", plain], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise ProvisionError(f"mosquitto_passwd failed: {done.stderr.strip() or done.stdout.strip()}")
-        return read_password_file(Path(plain))
-    finally:
-        os.unlink(plain)
+    """Hashed password lines by user name, in Mosquitto's own format (no plaintext ever on disk)."""
+    return {user: f"{user}:{hash_password(password)}" for user, password in accounts.items()}
 
 
 def _write_passwords(made: BrokerSetup, lines: dict[str, str]) -> None:

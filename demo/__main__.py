@@ -1,7 +1,10 @@
 """`python -m demo` (`make demo`): the whole neighbourhood on this machine; Ctrl-C stops it all.
 
-Mosquitto with the project's config, the ingest worker, the API and simulated meters, each a
-child process logging to data/logs/. Prints the dashboard URL, the tokens and ready commands.
+Mosquitto with the project's config, the ingest worker, the API and a neighbourhood of simulated
+meters, each a child process logging to data/logs/. The meters first replay 95 days of history
+(three closed bills per customer within a minute or two), meter 1 with a water heater stuck on
+for two days up to now, then go live. Prints the dashboard URL, the tokens and ready commands,
+then a one-line summary every 10 s.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ import logging
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -19,11 +21,14 @@ from pathlib import Path
 
 from broker import provision
 from broker.provision import ProvisionError
+from core.config import default_db_url
 from core.credentials import INGEST_USER, WATCHER_USER
+from core.db import make_engine
 from core.tokens import admin_token
 from demo.banner import banner
 from demo.children import ChildExited, Children
 from demo.customers import ApiError, register_customers, wait_for_api
+from demo.summary import Listener, Summary
 
 log = logging.getLogger("demo")
 
@@ -31,6 +36,11 @@ HOST = "127.0.0.1"
 MQTT_PORT = 1883
 API_PORT = 8000
 STARTUP_TIMEOUT_S = 60
+SUMMARY_EVERY_S = 10
+HISTORY = "95d"  # three closing days fall in any 95 days, so three bills close whatever today's date
+# 9.5 kW from 36 h ago for two days: 340 kWh more in the open cycle raise `excesso`, and the
+# sustained power raises the power-limit alert (`potencia`) wherever that rule exists.
+STUCK_HEATER = "1:stuck-heater@-36h,for=48h"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     children = Children(data_dir / "logs")
     stop = _on_stop_signals(children)
     try:
-        _run(args.meters, data_dir, children, stop)
+        _run(args, data_dir, children, stop)
     except _Interrupted:
         pass
     except (ChildExited, ApiError, ProvisionError, TimeoutError) as error:
@@ -57,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _run(meter_count: int, data_dir: Path, children: Children, stop: threading.Event) -> None:
-    """Bring the neighbourhood up, print the banner, then watch the children until `stop`."""
+def _run(args: argparse.Namespace, data_dir: Path, children: Children, stop: threading.Event) -> None:
+    """Bring the neighbourhood up, print the banner, then a summary every 10 s until `stop`."""
+    meter_count = args.meters
     mqtt_port = pick_port(MQTT_PORT, "the MQTT broker")
     api_port = pick_port(API_PORT, "the API")
     made = provision.setup(data_dir / "broker", mqtt_port, data_dir, range(1, meter_count + 1), host=HOST)
@@ -74,30 +85,31 @@ def _run(meter_count: int, data_dir: Path, children: Children, stop: threading.E
     base_url = f"http://{HOST}:{api_port}"
     wait_for_api(base_url, STARTUP_TIMEOUT_S, children.check)
     tokens = register_customers(base_url, token, range(1, meter_count + 1), data_dir)
-    _start_meters(children, meter_count, env, data_dir)
+    children.start_module("meters", neighbourhood_args(meter_count, args.since, args.speed), env)
 
     watcher = provision.credentials(data_dir, WATCHER_USER)
-    print(banner(base_url, token, tokens, HOST, mqtt_port, watcher, meter_count, data_dir), flush=True)
-    while not stop.wait(0.5):
-        children.check()
+    print(banner(base_url, token, tokens, HOST, mqtt_port, watcher, meter_count, data_dir, args.since), flush=True)
+    engine = make_engine(os.environ.get("ENERGY_DB_URL") or default_db_url(data_dir))
+    listener = Listener(HOST, mqtt_port, watcher)
+    try:
+        summary = Summary(engine, listener, meter_count)
+        next_line = time.monotonic() + SUMMARY_EVERY_S
+        while not stop.wait(0.5):
+            children.check()
+            if time.monotonic() >= next_line:
+                print(summary.line(), flush=True)
+                next_line += SUMMARY_EVERY_S
+    finally:
+        listener.close()
+        engine.dispose()
 
 
-def _start_meters(children: Children, count: int, env: dict[str, str], data_dir: Path) -> None:
-    """One process for the whole neighbourhood when `python -m meter` has it, else one per meter."""
-    if _meter_has_neighbourhood(env):
-        children.start_module("meters", ["meter", "neighbourhood", "--meters", str(count), "--interval", "5"], env)
-        return
-    for meter_id in range(1, count + 1):
-        user, password = provision.credentials(data_dir, meter_id)
-        children.start_module(f"meter-{meter_id}", ["meter", "--id", str(meter_id), "--interval", "5"],
-                              {**env, "MQTT_USERNAME": user, "MQTT_PASSWORD": password})
-
-
-def _meter_has_neighbourhood(env: dict[str, str]) -> bool:
-    """Whether this checkout's meter simulator offers `python -m meter neighbourhood`."""
-    helped = subprocess.run([sys.executable, "-m", "meter", "--help"], env=env, capture_output=True,
-                            text=True, timeout=30)
-    return "neighbourhood" in helped.stdout
+def neighbourhood_args(count: int, since: str, speed: str) -> list[str]:
+    """`python -m meter neighbourhood` with the demo's history and its stuck heater."""
+    args = ["meter", "neighbourhood", "--meters", str(count), "--interval", "5"]
+    if since != "0":
+        args += ["--since", since, "--speed", speed, "--anomaly", STUCK_HEATER]
+    return args
 
 
 def pick_port(preferred: int, what: str) -> int:
@@ -172,6 +184,8 @@ class _Interrupted(BaseException):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
     parser.add_argument("--meters", type=int, default=5, help="simulated meters and customers (default 5)")
+    parser.add_argument("--since", default=HISTORY, help=f"history to replay first (default {HISTORY}; 0: live only)")
+    parser.add_argument("--speed", default="max", help="history replay speed: max, or simulated seconds per second")
     parser.add_argument("--verbose", "-v", action="store_true", help="log what the demo does")
     return parser
 

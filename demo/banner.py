@@ -20,6 +20,7 @@ def banner(
     watcher: tuple[str, str],
     meters: int,
     data_dir: Path,
+    since: str = "0",
 ) -> str:
     """The text shown to the person who ran `make demo`."""
     first = min(tokens) if tokens else None
@@ -32,6 +33,8 @@ def banner(
     return "\n".join([
         "",
         f"Smart energy metering demo: {meters} meters publish every 5 s. Ctrl-C stops everything.",
+        *([f"They first replay {since} of history (a reading every 15 min), meter 1 with a water heater stuck",
+           "on for the last day and a half: watch the bills close and the alerts come below."] if since != "0" else []),
         "",
         f"  Dashboard and API  {base_url}/",
         f"  Admin token        {admin}",

@@ -3,6 +3,10 @@
 The caller says what time it is; the meter integrates the profile's power since its previous
 reading and answers with a `Reading`. After a restart it continues from the stored register at
 the time it is started again: the energy of the time it was off is not invented.
+
+A meter may be told to set its register at given instants (a reset to 0, a replacement meter
+starting elsewhere: `meter.anomalies`). Each happens when the meter's time first passes it, so a
+meter restarted from its state file does not do it again.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class Meter:
         rng: random.Random,
         register: Register | None = None,
         state_file: Path | None = None,
+        resets: tuple[tuple[int, int], ...] = (),
     ):
         self.meter_id = meter_id
         self.profile = profile
@@ -39,19 +44,28 @@ class Meter:
         self.rng = rng
         self.register = register or Register()
         self.state_file = state_file
+        self.resets = tuple(sorted(resets))  # (instant in ms, register in Wh from then on)
         self._since_ms: int | None = None  # up to when the register holds the energy drawn
 
     @classmethod
     def restore(cls, meter_id: int, profile: Profile, zone: ZoneInfo, rng: random.Random,
-                state_file: Path) -> "Meter":
+                state_file: Path, resets: tuple[tuple[int, int], ...] = ()) -> "Meter":
         """The meter with the register stored in `state_file`, or a new one at 0 Wh; `StateError` if unusable."""
-        return cls(meter_id, profile, zone, rng, load_state(state_file), state_file)
+        return cls(meter_id, profile, zone, rng, load_state(state_file), state_file, resets)
 
     def read(self, now_ms: int) -> Reading:
         """Advance the register to `now_ms` and take a reading (timestamps strictly increase)."""
+        previous_ms = self.register.ts_ms
         ts_ms = self.register.stamp(now_ms)
-        if self._since_ms is not None:
-            self.register.add(self.energy_between(self._since_ms, ts_ms))
+        counted_from = self._since_ms
+        for at_ms, wh in self.resets:
+            if previous_ms < at_ms <= ts_ms:  # the energy before the reset goes on the old register
+                if counted_from is not None:
+                    self.register.add(self.energy_between(counted_from, at_ms))
+                    counted_from = at_ms  # else the meter was off: invent nothing, as at any start
+                self.register.set(wh)
+        if counted_from is not None:
+            self.register.add(self.energy_between(counted_from, ts_ms))
         self._since_ms = ts_ms
         return Reading(self.meter_id, ts_ms, self.register.wh)
 

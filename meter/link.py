@@ -8,6 +8,12 @@ Readings taken while the link is down wait in a bounded backlog and are publishe
 the broker has accepted the connection; QoS 1 messages in flight when a connection drops are
 sent again by paho. The oldest readings give way when the backlog is full: the register is
 cumulative, so the newest reading still carries all the energy.
+
+At most WINDOW readings are unacknowledged at once; the rest wait in the backlog. That keeps
+paho's message ids (which wrap at 65,535) far from colliding and lets a history replay go only
+as fast as the broker takes it (`Link.has_room`). An `offline` anomaly holds the link down on
+purpose (`hold`, `release`): readings pile up in the backlog and arrive late, as from a meter
+that lost its modem for a while.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ log = logging.getLogger(__name__)
 
 QOS = 1
 QUEUE_LIMIT = 720  # readings held per meter while the broker is away: an hour at 5 s
+WINDOW = 100  # readings published and not yet acknowledged, at most
 KEEPALIVE_S = 30
 CONNECT_TIMEOUT_S = 5.0
 RETRY_MIN_S = 1.0
@@ -78,28 +85,42 @@ class Link:
         self.backlog: deque[tuple[str, bytes]] = deque(maxlen=QUEUE_LIMIT)
         self.unacked: set[int] = set()
         self.dropped = 0
-        self._flush_due = False
+        self.held = False  # offline on purpose (an anomaly): no reconnection until released
+        self._resumed = False  # connected, and paho has re-sent what was in flight
 
     def send(self, topic: str, payload: bytes) -> None:
-        """Publish at QoS 1 now, or keep the message for when the connection is back."""
-        if not self.online:
+        """Publish at QoS 1 now, or keep the message, in order, until the link is up and has room."""
+        if not self.online or self.backlog or not self.has_room():
             if len(self.backlog) == self.backlog.maxlen:
                 self._drop(1)
             self.backlog.append((topic, payload))
             return
-        info = self.client.publish(topic, payload, qos=QOS)
-        if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
-            self._drop(1)
-        else:
-            self.unacked.add(info.mid)
+        self._publish(topic, payload)
+
+    def has_room(self) -> bool:
+        """Whether another reading may be published before the broker acknowledges more."""
+        return len(self.unacked) < WINDOW
+
+    def ready(self) -> bool:
+        """Connected with nothing waiting and room in the window: a replay may take the next reading."""
+        return self.online and self._resumed and not self.backlog and self.has_room()
 
     def flush(self) -> None:
-        """After a CONNACK, publish what waited in the backlog, oldest first."""
-        if not self._flush_due:
-            return
-        self._flush_due = False
-        while self.backlog and self.online:
-            self.send(*self.backlog.popleft())
+        """Once connected, publish what waited in the backlog, oldest first, as the window allows."""
+        while self._resumed and self.online and self.backlog and self.has_room():
+            self._publish(*self.backlog.popleft())
+
+    def hold(self) -> None:
+        """Go offline on purpose: close the connection and keep readings until `release`."""
+        self.held = True
+        self.online = self._resumed = False
+        self.close()
+
+    def release(self) -> None:
+        """Come back after `hold`: the publisher reconnects at once and the backlog follows."""
+        self.held = False
+        self.retry_at = 0.0
+        self.failures = 0
 
     def reconnect(self) -> OSError | ValueError | None:
         """Open the connection (blocking; runs on a connector thread); the error, or None."""
@@ -132,14 +153,17 @@ class Link:
                     "meter %d: broker refused the connection as user %s: %s",
                     self.meter_id, self.login.username, reason_code)
             return
+        if self.held:  # the connection was being opened when the meter went offline
+            client.disconnect()
+            return
         self.online = True
         self.failures = 0
-        self._flush_due = True  # after paho has re-sent what was in flight, to keep the order
+        self._resumed = True  # flush() runs after this callback, once paho has re-sent what was in flight
         log.log(self.level, "meter %d: connected to %s:%d as user %s",
                 self.meter_id, self.login.host, self.login.port, self.login.username)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        was_online, self.online = self.online, False
+        was_online, self.online, self._resumed = self.online, False, False
         if was_online:
             log.log(self.level, "meter %d: disconnected: %s", self.meter_id, reason_code)
 
@@ -147,6 +171,13 @@ class Link:
         self.unacked.discard(mid)
         if reason_code.is_failure:
             log.warning("meter %d: broker did not accept a reading: %s", self.meter_id, reason_code)
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        info = self.client.publish(topic, payload, qos=QOS)
+        if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+            self._drop(1)
+        else:
+            self.unacked.add(info.mid)
 
     def _drop(self, count: int) -> None:
         if self.dropped == 0:
@@ -162,6 +193,7 @@ def _client(meter_id: int, login: Login) -> mqtt.Client:
     if login.tls:
         client.tls_set(ca_certs=login.tls_ca)
     client.max_queued_messages_set(QUEUE_LIMIT)
+    client.max_inflight_messages_set(WINDOW)
     client.connect_timeout = CONNECT_TIMEOUT_S
     client.connect_async(login.host, login.port, keepalive=KEEPALIVE_S)
     return client

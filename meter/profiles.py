@@ -1,13 +1,14 @@
-"""How much power a simulated home draws at a given local time. Pure: no clock, no I/O.
+"""How much power a simulated home or shop draws at a given local time. Pure: no clock, no I/O.
 
 A profile is anything with `power_w(moment, rng) -> float`: the mean power in watts around a
-timezone-aware local `moment`, with noise drawn from `rng`. Homes are built by adding loads
-(`Sum`), so new kinds of consumer (air conditioning, seasons, a small shop) are new loads or new
-factories next to `household`, not changes to the ones here.
+timezone-aware local `moment`, with noise drawn from `rng`. Premises are built by adding loads
+(`Sum`) and wrapping them (`Presence` for who is home today, `meter.seasons.Seasonal` for the
+time of year), so a new kind of consumer is a new load or a new factory in `meter.premises`,
+not a change to the loads here.
 
-The default household follows DOMAIN.md: about 160 kWh a month (5.3 kWh a day), an always-on
-base of standby plus a cycling refrigerator, morning and evening peaks, a quiet night, and an
-electric shower that takes about a quarter of the energy.
+Everything random that must look the same however often it is sampled (the day's shower times,
+whether the family is away today) is drawn from a seed and the date, never from `rng`, so a
+replayed history and a live run of the same meter see the same days.
 """
 
 from __future__ import annotations
@@ -58,28 +59,38 @@ class Cycling:
 
 @dataclass(frozen=True)
 class DailyCurve:
-    """Activity through the day (lights, TV, cooking): watts at each hour, linear in between.
+    """Activity through the day (lights, TV, cooking, an open shop): watts at each hour, linear in between.
 
-    `weekend` replaces `weekdays` on Saturdays and Sundays when given.
+    `weekend` replaces `weekdays` on Saturdays and Sundays when given, and `sunday` replaces
+    both on Sundays (a shop open on Saturday mornings and closed on Sundays).
     """
 
     weekdays: tuple[float, ...]
     weekend: tuple[float, ...] | None = None
     jitter: float = 0.25
+    sunday: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
-        for curve in (self.weekdays, self.weekend):
+        for curve in (self.weekdays, self.weekend, self.sunday):
             if curve is not None and len(curve) != HOURS_PER_DAY:
                 raise ValueError(f"a daily curve needs {HOURS_PER_DAY} hourly values, not {len(curve)}")
 
     def power_w(self, moment: datetime, rng: random.Random) -> float:
         """The curve's value at this time of day, with multiplicative noise."""
-        curve = self.weekend if self.weekend is not None and moment.weekday() >= 5 else self.weekdays
+        curve = self.curve_of(moment.weekday())
         hour = moment.hour + moment.minute / 60 + moment.second / 3600
         low = int(hour)
         share = hour - low
         mean = curve[low] * (1 - share) + curve[(low + 1) % HOURS_PER_DAY] * share
         return max(0.0, mean * rng.gauss(1.0, self.jitter))
+
+    def curve_of(self, weekday: int) -> tuple[float, ...]:
+        """The hourly values of a day of the week (0 is Monday)."""
+        if weekday == 6 and self.sunday is not None:
+            return self.sunday
+        if weekday >= 5 and self.weekend is not None:
+            return self.weekend
+        return self.weekdays
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,61 @@ class Sum:
         return sum(part.power_w(moment, rng) for part in self.parts)
 
 
+@dataclass(frozen=True)
+class Presence:
+    """Who is in today: most days the usual routine, a little busier or quieter; some days nobody.
+
+    Wraps the loads people switch on (lights, TV, the shower, air conditioning); the refrigerator
+    and standby loads run whether anyone is home or not. The day's factor comes from `seed` and
+    the date: 0 on a day away (a trip, a weekend at the family's), else around 1.
+    """
+
+    part: Profile
+    seed: int
+    away_chance: float = 0.03
+    spread: float = 0.2
+
+    def power_w(self, moment: datetime, rng: random.Random) -> float:
+        """The wrapped loads, scaled by today's presence."""
+        factor = _presence(self.seed, moment.date().toordinal(), self.away_chance, self.spread)
+        return factor * self.part.power_w(moment, rng) if factor else 0.0
+
+
+@dataclass(frozen=True)
+class OnDays:
+    """A load that runs only on some days of the week (0 is Monday): a shop's air conditioning."""
+
+    part: Profile
+    weekdays: tuple[int, ...]
+
+    def power_w(self, moment: datetime, rng: random.Random) -> float:
+        """The wrapped load on its days, nothing on the others."""
+        return self.part.power_w(moment, rng) if moment.weekday() in self.weekdays else 0.0
+
+
+@dataclass(frozen=True)
+class During:
+    """A load switched on between two instants, whatever the time of day: `watts` from `start_ms` up
+    to `end_ms` (milliseconds since the epoch). A stuck water heater is one."""
+
+    watts: float
+    start_ms: int
+    end_ms: int
+
+    def power_w(self, moment: datetime, rng: random.Random) -> float:
+        """`watts` inside the interval, nothing outside."""
+        return self.watts if self.start_ms <= moment.timestamp() * 1000 < self.end_ms else 0.0
+
+
+@functools.lru_cache(maxsize=16384)
+def _presence(seed: int, day: int, away_chance: float, spread: float) -> float:
+    """Today's presence factor; cached because every sample of the day asks again."""
+    draw = random.Random(f"presence:{seed}:{day}")
+    if draw.random() < away_chance:
+        return 0.0
+    return max(0.3, draw.gauss(1.0, spread))
+
+
 @functools.lru_cache(maxsize=4096)
 def _burst_starts(seed: int, day: int, windows: tuple[Window, ...]) -> tuple[float, ...]:
     """Start hours of one day's bursts; cached because every sample of the day asks again."""
@@ -134,49 +200,3 @@ def _burst_starts(seed: int, day: int, windows: tuple[Window, ...]) -> tuple[flo
         if happens < window.chance:
             starts.append(at)
     return tuple(starts)
-
-
-# Activity of one occupant, in watts at each hour 0h..23h: nearly nothing at night, a morning
-# peak 6-8h, a light day, the evening peak 18-22h (lights, TV, cooking), winding down after.
-_WEEKDAY_ACTIVITY = (
-    6, 5, 5, 5, 5, 12, 70, 85, 45, 20, 18, 30,
-    35, 20, 18, 18, 25, 50, 95, 115, 110, 90, 55, 20,
-)
-# At weekends people get up later and stay home during the day.
-_WEEKEND_ACTIVITY = (
-    10, 6, 5, 5, 5, 5, 15, 35, 65, 60, 50, 60,
-    70, 55, 45, 45, 50, 65, 95, 110, 105, 90, 65, 30,
-)
-
-
-def household(seed: int) -> Sum:
-    """A typical Brazilian home, its size and appliances drawn from `seed` (same seed, same home)."""
-    draw = random.Random(f"household:{seed}")
-    occupants = draw.choice((1, 2, 2, 3, 3, 3, 4, 4, 5))
-    scale = 0.9 + 0.2 * occupants
-    activity = DailyCurve(
-        weekdays=tuple(watts * scale for watts in _WEEKDAY_ACTIVITY),
-        weekend=tuple(watts * scale for watts in _WEEKEND_ACTIVITY),
-    )
-    refrigerator = Cycling(
-        watts=draw.uniform(90, 150),
-        period_min=draw.uniform(30, 50),
-        duty=draw.uniform(0.3, 0.45),
-        phase_min=draw.uniform(0, 60),
-    )
-    shower = Bursts(
-        watts=draw.choice((4400, 5500, 5500, 6800)),
-        minutes=draw.uniform(6, 9),
-        windows=_shower_windows(occupants),
-        seed=seed,
-    )
-    return Sum((Constant(draw.uniform(60, 90)), refrigerator, activity, shower))
-
-
-def _shower_windows(occupants: int) -> tuple[Window, ...]:
-    """About one shower a day per occupant, at most three (the rest of the family showers elsewhere or on
-    the 'summer' setting), split between the morning and the evening."""
-    morning = Window(6.0, 8.0, 0.6)
-    evening = Window(18.0, 22.0, 0.9)
-    late = Window(19.0, 22.5, 0.6)
-    return (morning, evening, late)[: min(occupants, 3)] if occupants > 1 else (evening,)

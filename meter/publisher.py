@@ -19,6 +19,17 @@ through a queue and the loop registers the new socket. Retries back off exponent
 jitter, so a broker restart is not met by every meter at the same instant.
 
 Meters start staggered across the first interval so their readings spread evenly in time.
+
+History (`meter.timeline.History`). Each meter first replays its history: a reading every history
+step of simulated time, due at `speed` times real time, or as soon as its link is `ready` at max
+speed. A meter whose link is not ready (not connected, or WINDOW readings unacknowledged) is
+`blocked`: it leaves the schedule and comes back when an acknowledgement or a connection makes
+room (`_sync`), so a replay runs exactly as fast as the broker takes it and nothing is dropped.
+Once a meter's simulated clock passes the wall clock it goes live: a reading every `interval`.
+
+Anomalies (`meter.anomalies.Script`) act here on the wire: an `offline` meter holds its link
+down while the reading's time is inside the fault, and a reading may leave skewed or repeated.
+
 `stop()` may be called from a signal handler or another thread: the loop wakes up, waits up to
 DRAIN_S for readings in flight to be acknowledged, disconnects every client and returns.
 """
@@ -37,8 +48,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 from core.wire import Reading, topic_for
+from meter.anomalies import NO_FAULTS, Script
 from meter.device import Meter
-from meter.link import Link
+from meter.link import WINDOW, Link
+from meter.timeline import History
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +59,7 @@ CONNECTOR_THREADS = 4
 MISC_EVERY_S = 1.0
 FIRST_SUMMARY_S = 10.0
 SUMMARY_EVERY_S = 60.0
+REPLAY_BATCH = 50  # history readings taken at once per meter: one state file write for them all
 DRAIN_S = 1.0  # at stop, how long to wait for acknowledgements of readings in flight
 
 
@@ -57,6 +71,10 @@ class Station:
     link: Link
     sock: socket.socket | None = None  # the socket registered with the selector
     events: int = 0
+    script: Script = NO_FAULTS
+    next_ts: int | None = None  # simulated time of the next history reading; None once live
+    blocked: bool = False  # replaying, and waiting for its link to be ready
+    index: int = 0  # its place in the publisher's list
 
 
 def wall_clock_ms() -> int:
@@ -76,13 +94,16 @@ class Publisher:
     """Publishes each station's reading every `interval` seconds until `stop()`."""
 
     def __init__(self, stations: list[Station], interval: float, encode: Callable[[Reading], bytes],
-                 clock: Clock | None = None, summary: bool = False):
+                 clock: Clock | None = None, summary: bool = False, history: History | None = None):
         self.stations = stations
         self.interval = interval
         self.encode = encode
         self.clock = clock or Clock()
         self.summary = summary
+        self.history = history
         self.published = 0
+        self.replaying = 0  # meters still replaying their history
+        self._replay_started = 0.0  # monotonic time the replay's timeline starts from
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -113,17 +134,31 @@ class Publisher:
                     self._log_summary()
                     next_summary = now + SUMMARY_EVERY_S
                 self._take_due_readings(now)
-                self._wait(min(next_misc, self._due[0][0]) - self.clock.monotonic())
+                wake = min(next_misc, self._due[0][0]) if self._due else next_misc  # all may be blocked
+                self._wait(wake - self.clock.monotonic())
                 self._collect_connections()
         finally:
             self._shutdown()
 
     def _start(self) -> None:
-        """Spread first readings over one interval and start connecting everyone."""
+        """Schedule first readings (history from its start, live ones spread over an interval); connect everyone."""
         now = self.clock.monotonic()
+        wall_ms = self.clock.wall_ms()
+        self._replay_started = now
         count = len(self.stations)
-        self._due = [(now + self.interval * index / count, index) for index in range(count)]
+        for index, station in enumerate(self.stations):
+            station.index = index
+            if self.history is not None:
+                first = self.history.first_ts(station.meter.register.ts_ms)
+                station.next_ts = first if first <= wall_ms else None
+            if station.next_ts is None:
+                self._due.append((now + self.interval * index / count, index))
+            else:
+                self.replaying += 1
+                self._due.append((self._history_due(station.next_ts), index))
         heapq.heapify(self._due)
+        if self.replaying:
+            log.info("%d meter(s) replay their history from %s", self.replaying, _utc(self.history.origin_ms))
         for _ in range(min(CONNECTOR_THREADS, count)):
             threading.Thread(target=self._connector, name="meter-connector", daemon=True).start()
         for station in self.stations:
@@ -133,21 +168,60 @@ class Publisher:
         """Read, persist and publish every meter whose time has come."""
         while self._due and self._due[0][0] <= now:
             due, index = heapq.heappop(self._due)
-            self._publish(self.stations[index])
+            station = self.stations[index]
+            if station.next_ts is not None:
+                self._replay(station, index, now)
+                continue
+            self._publish(station, [self.clock.wall_ms()])
             missed = math.floor((now - due) / self.interval) + 1  # after a stall, skip what was missed
             heapq.heappush(self._due, (due + missed * self.interval, index))
 
-    def _publish(self, station: Station) -> None:
-        """One reading: state first, so that a crash after publishing never rolls the register back."""
-        meter = station.meter
-        reading = meter.read(self.clock.wall_ms())
+    def _replay(self, station: Station, index: int, now: float) -> None:
+        """The history readings of a meter that are due and that its link can take; then its next due time."""
+        link = station.link
+        if not (link.ready() or link.held):
+            station.blocked = True  # back on the schedule from _sync, when the link has room
+            return
+        room = REPLAY_BATCH if link.held else min(REPLAY_BATCH, WINDOW - len(link.unacked))
+        wall_ms, step = self.clock.wall_ms(), self.history.step_ms
+        times = [station.next_ts]
+        while len(times) < room and times[-1] + step <= wall_ms and self._history_due(times[-1] + step) <= now:
+            times.append(times[-1] + step)
+        self._publish(station, times)
+        station.next_ts = times[-1] + step
+        if station.next_ts <= wall_ms:
+            heapq.heappush(self._due, (self._history_due(station.next_ts), index))
+            return
+        station.next_ts = None  # caught up with now: live from here on, in its place among the others
+        self.replaying -= 1
+        heapq.heappush(self._due, (now + self.interval * (1 + index / len(self.stations)), index))
+        if self.replaying == 0:
+            log.info("history replayed: %d readings; every meter is live, a reading every %g s",
+                     self.published, self.interval)
+
+    def _history_due(self, ts_ms: int) -> float:
+        """When the history reading at `ts_ms` is due on the monotonic clock."""
+        return self._replay_started + self.history.real_offset_s(ts_ms)
+
+    def _publish(self, station: Station, times: list[int]) -> None:
+        """Readings at `times`: the state saved first, so that a crash after publishing never rolls the
+        register back (a crash between the two loses readings, never repeats a time)."""
+        meter, link, script = station.meter, station.link, station.script
+        readings = [meter.read(ts_ms) for ts_ms in times]
         try:
             meter.save()
         except OSError as error:
             log.error("meter %d: cannot save its state to %s: %s", meter.meter_id, meter.state_file, error)
-        station.link.send(topic_for(meter.meter_id), self.encode(reading))
-        self.published += 1
-        if not station.link.connecting:
+        topic = topic_for(meter.meter_id)
+        for reading in readings:
+            offline = script.offline(reading.ts_ms)
+            if offline != link.held and not link.connecting:
+                log.info("meter %d: %s (anomaly)", meter.meter_id, "goes offline" if offline else "back online")
+                link.hold() if offline else link.release()
+            for sent in script.on_wire(reading):
+                link.send(topic, self.encode(sent))
+        self.published += len(readings)
+        if not link.connecting:
             self._sync(station)
 
     def _wait(self, timeout: float) -> None:
@@ -168,7 +242,7 @@ class Publisher:
         """Keep-alives, and connection attempts whose back-off has run out."""
         for station in self.stations:
             link = station.link
-            if link.connecting:
+            if link.connecting or (link.held and station.sock is None):
                 continue
             if station.sock is not None:
                 link.client.loop_misc()
@@ -189,6 +263,10 @@ class Publisher:
             if current is not None:
                 station.sock, station.events = current, selectors.EVENT_READ
                 self._selector.register(current, station.events, station)
+        if station.blocked and link.ready() and len(link.unacked) <= WINDOW // 2:
+            station.blocked = False  # half the window free: replay the next batch when it is due
+            due = max(self.clock.monotonic(), self._history_due(station.next_ts))
+            heapq.heappush(self._due, (due, station.index))
         if current is None:
             return
         wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if link.client.want_write() else 0)
@@ -257,8 +335,9 @@ class Publisher:
         online = sum(station.link.online for station in self.stations)
         waiting = sum(len(station.link.backlog) for station in self.stations)
         dropped = sum(station.link.dropped for station in self.stations)
-        log.info("%d/%d meters connected; %d readings taken, %d waiting, %d dropped",
-                 online, len(self.stations), self.published, waiting, dropped)
+        replay = f", {self.replaying} still replaying history" if self.replaying else ""
+        log.info("%d/%d meters connected; %d readings taken, %d waiting, %d dropped%s",
+                 online, len(self.stations), self.published, waiting, dropped, replay)
 
     def _wake(self) -> None:
         try:
@@ -272,3 +351,8 @@ class Publisher:
                 pass
         except BlockingIOError:
             pass
+
+
+def _utc(ms: int) -> str:
+    """An instant for the log, in UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))

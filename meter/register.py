@@ -48,6 +48,11 @@ class Register:
         whole, self.remainder_mj = divmod(self.remainder_mj + energy_mj, MJ_PER_WH)
         self.wh = min(self.wh + whole, MAX_REGISTER_WH)
 
+    def set(self, wh: int) -> None:
+        """Put the register at `wh` (a reset, a replacement meter): the only way it goes down."""
+        self.wh = min(max(wh, 0), MAX_REGISTER_WH)
+        self.remainder_mj = 0
+
     def stamp(self, now_ms: int) -> int:
         """Record a reading at `now_ms`, or just after the previous one if the clock went back."""
         self.ts_ms = max(now_ms, self.ts_ms + 1)

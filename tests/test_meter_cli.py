@@ -101,12 +101,42 @@ def test_without_a_terminal_and_without_an_id_it_exits_2(tmp_path):
     ["--id", "0"], ["--id", "4294967296"], ["--id", "-3"], ["--id", "x"], ["--interval", "0"],
     ["neighbourhood"], ["neighbourhood", "--meters", "0"],
     ["neighbourhood", "--meters", "2", "--first-id", "4294967295"],
+    ["neighbourhood", "--meters", "2", "--anomaly", "1:meltdown"], ["neighbourhood", "--meters", "2", "--anomaly", "1:reset,x=1"],
+    ["neighbourhood", "--meters", "2", "--premises", "1:castle"], ["neighbourhood", "--meters", "2", "--history-step", "0s"],
 ])
 def test_bad_arguments_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as stopped:
         main(["--id", "1", *argv] if argv[0] == "--interval" else argv)
     assert stopped.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["neighbourhood", "--meters", "3", "--anomaly", "7:reset"], "not one of ids 1-3"),
+    (["neighbourhood", "--meters", "3", "--anomaly", "reset@2h"], "say which meter"),
+    (["--id", "4", "--since", "2099-01-01"], "not in the past"),
+    (["--id", "4", "--since", "soon"], "neither a duration"),
+    (["--id", "4", "--since", "2d", "--speed", "slow"], "neither max nor a number"),
+])
+def test_a_plan_that_cannot_run_exits_2_saying_why(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("ENERGY_DATA_DIR", str(tmp_path))
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_health_says_whether_a_meter_read_lately(tmp_path):
+    def health() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "meter", "health", "--within", "30"], capture_output=True,
+                              text=True, env=meter_env(tmp_path), cwd=ROOT, timeout=30)
+
+    assert health().returncode == 1 and "no meter state" in health().stderr
+    state = tmp_path / "meters" / "3.json"
+    state.parent.mkdir()
+    state.write_text("{}")
+    assert health().returncode == 0
+    os.utime(state, (time.time() - 120, time.time() - 120))
+    stale = health()
+    assert stale.returncode == 1 and "s old" in stale.stderr
 
 
 def test_an_unusable_state_file_stops_the_meter_with_a_message_naming_it(tmp_path):

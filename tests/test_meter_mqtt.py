@@ -233,3 +233,33 @@ def test_a_neighbourhood_runs_many_meters_in_one_process(anonymous_broker, subsc
     assert set(subscriber.readings) == set(ids)
     first = sorted(subscriber.of(i)[0].ts_ms for i in ids)
     assert first[-1] - first[0] >= 150, f"meters did not start staggered: {first}"
+
+
+STEP_MS = 5 * 60_000
+
+
+def test_a_history_is_replayed_then_goes_live_and_a_restart_never_goes_back(anonymous_broker, subscriber, tmp_path):
+    data = tmp_path / "data"
+    args = ["--id", "31", "--since", "3h", "--history-step", "5m", "--speed", "3600", "--interval", "0.2"]
+    started_ms = time.time() * 1000
+    meter = start_meter(args, anonymous_broker.port, data)
+    wait_for(lambda: len(subscriber.of(31)) >= 10, 10, "the first history readings")
+    terminate(meter)  # in the middle of the replay: 3 h at 3600x takes 3 s
+    stopped_at = read_state(data, 31)
+    assert stopped_at["ts_ms"] < started_ms - 30 * 60_000, "the replay should have been stopped half way"
+
+    meter = start_meter(args, anonymous_broker.port, data)
+    wait_for(lambda: len([r for r in subscriber.of(31) if r.ts_ms % STEP_MS]) >= 3, 15, "live readings after the replay")
+    log = terminate(meter)
+    assert "history replayed" in log
+
+    readings = subscriber.of(31)
+    assert_steady(readings)  # across the restart too: no time twice, no register going back
+    going_live = next(index for index, r in enumerate(readings) if r.ts_ms % STEP_MS)
+    history, live = readings[:going_live], readings[going_live:]
+    first = history[0].ts_ms
+    assert started_ms - 3 * 3600_000 <= first < started_ms - 3 * 3600_000 + STEP_MS
+    assert [r.ts_ms for r in history] == list(range(first, history[-1].ts_ms + 1, STEP_MS)), "a step is missing"
+    assert history[-1].ts_ms > started_ms - STEP_MS - 1000  # the history reaches the present
+    gaps = [b.ts_ms - a.ts_ms for a, b in zip(live, live[1:])]
+    assert len(live) >= 3 and max(gaps) < 1000  # every 0.2 s once live

@@ -1,4 +1,4 @@
-"""Household consumption profiles: plausible, deterministic, never negative."""
+"""The loads premises are built from: each one's shape, composition, determinism."""
 
 from __future__ import annotations
 
@@ -9,74 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from meter.profiles import Bursts, Constant, Cycling, DailyCurve, Sum, Window, household
+from meter.profiles import Bursts, Constant, Cycling, DailyCurve, During, OnDays, Presence, Sum, Window
 
 ZONE = ZoneInfo("America/Sao_Paulo")
 MONDAY = datetime(2024, 3, 4, tzinfo=ZONE)
-STEP_S = 60
-
-
-def day_kwh(seed: int, day: datetime) -> float:
-    """Energy of one simulated day, sampled every minute."""
-    profile, rng = household(seed), random.Random(seed)
-    watts = [profile.power_w(day + timedelta(seconds=s + STEP_S / 2), rng) for s in range(0, 86_400, STEP_S)]
-    return sum(watts) * STEP_S / 3_600_000
-
-
-def mean_power_at(hour: int, seeds: range, days: int = 7) -> float:
-    """Mean power at `hour`:30 over several homes and days."""
-    samples = []
-    for seed in seeds:
-        profile, rng = household(seed), random.Random(seed)
-        for day in range(days):
-            moment = MONDAY + timedelta(days=day, hours=hour, minutes=30)
-            samples += [profile.power_w(moment + timedelta(seconds=s), rng) for s in range(0, 600, 30)]
-    return statistics.mean(samples)
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2, 3, 7, 42])
-def test_a_week_of_a_home_uses_4_to_8_kwh_a_day(seed):
-    week = [day_kwh(seed, MONDAY + timedelta(days=day)) for day in range(7)]
-    assert 4.0 <= statistics.mean(week) <= 8.0
-    assert all(2.5 <= kwh <= 10.0 for kwh in week)
-
-
-def test_homes_average_about_160_kwh_a_month():
-    monthly = statistics.mean(day_kwh(seed, MONDAY + timedelta(days=seed % 7)) for seed in range(30)) * 30
-    assert 130 <= monthly <= 200
-
-
-def test_the_night_is_quieter_than_the_evening_peak():
-    seeds = range(10)
-    night, evening = mean_power_at(3, seeds), mean_power_at(20, seeds)
-    assert night < 250
-    assert evening > 2 * night
-
-
-def test_morning_peak_stands_above_the_middle_of_the_night():
-    seeds = range(10)
-    assert mean_power_at(7, seeds) > 1.5 * mean_power_at(3, seeds)
-
-
-def test_same_seed_same_home_same_noise():
-    moments = [MONDAY + timedelta(minutes=7 * i) for i in range(500)]
-    first = [household(5).power_w(m, rng) for rng in [random.Random(1)] for m in moments]
-    second = [household(5).power_w(m, rng) for rng in [random.Random(1)] for m in moments]
-    other = [household(6).power_w(m, rng) for rng in [random.Random(1)] for m in moments]
-    assert first == second
-    assert first != other
-
-
-@pytest.mark.parametrize("seed", range(8))
-def test_power_is_never_negative(seed):
-    profile, rng = household(seed), random.Random(seed)
-    assert all(profile.power_w(MONDAY + timedelta(seconds=s), rng) >= 0 for s in range(0, 7 * 86_400, 97))
-
-
-def test_the_electric_shower_shows_as_a_burst_of_kilowatts():
-    profile, rng = household(3), random.Random(3)
-    evening = [profile.power_w(MONDAY + timedelta(hours=18, seconds=s), rng) for s in range(0, 4 * 3600, 10)]
-    assert max(evening) > 4000
 
 
 def test_loads_add_up_and_can_be_composed():
@@ -113,3 +49,43 @@ def test_bursts_fall_inside_their_window_and_repeat_for_the_same_day():
     on = [m for m in range(24 * 60) if shower.power_w(MONDAY + timedelta(minutes=m), rng)]
     assert on and 6 * 60 <= on[0] and on[-1] < 8 * 60 + 10
     assert on == [m for m in range(24 * 60) if shower.power_w(MONDAY + timedelta(minutes=m), rng)]
+
+
+def test_sunday_curve_replaces_the_weekend_one_on_sundays_only():
+    shop = DailyCurve(weekdays=(100.0,) * 24, weekend=(50.0,) * 24, sunday=(0.0,) * 24, jitter=0)
+    rng = random.Random(0)
+    week = [shop.power_w(MONDAY + timedelta(days=day, hours=10), rng) for day in range(7)]
+    assert week == [100, 100, 100, 100, 100, 50, 0]
+
+
+def test_presence_keeps_a_day_the_same_and_varies_between_days():
+    people = Presence(Constant(1000, jitter=0), seed=4, away_chance=0.0, spread=0.2)
+    rng = random.Random(0)
+    morning, evening = (people.power_w(MONDAY + timedelta(hours=h), rng) for h in (7, 21))
+    assert morning == evening
+    days = {round(people.power_w(MONDAY + timedelta(days=d, hours=12), rng)) for d in range(30)}
+    assert len(days) > 20 and all(300 <= watts <= 2000 for watts in days)
+
+
+def test_presence_empties_the_house_on_days_away():
+    people = Presence(Constant(1000, jitter=0), seed=1, away_chance=0.1)
+    rng = random.Random(0)
+    year = [people.power_w(MONDAY + timedelta(days=d, hours=12), rng) for d in range(365)]
+    away = sum(1 for watts in year if watts == 0)
+    assert 15 <= away <= 60  # about 10 % of days
+
+
+def test_on_days_runs_only_on_its_weekdays():
+    weekdays = OnDays(Constant(500, jitter=0), weekdays=(0, 1, 2, 3, 4))
+    rng = random.Random(0)
+    assert [weekdays.power_w(MONDAY + timedelta(days=d), rng) for d in range(7)] == [500] * 5 + [0, 0]
+
+
+def test_during_draws_between_its_instants_only():
+    start = int(MONDAY.timestamp() * 1000)
+    heater = During(9500, start, start + 3_600_000)
+    rng = random.Random(0)
+    assert heater.power_w(MONDAY - timedelta(seconds=1), rng) == 0
+    assert heater.power_w(MONDAY, rng) == 9500
+    assert heater.power_w(MONDAY + timedelta(minutes=59), rng) == 9500
+    assert heater.power_w(MONDAY + timedelta(hours=1), rng) == 0

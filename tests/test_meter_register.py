@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from meter.device import Meter
-from meter.profiles import Constant, household
+from meter.premises import household
+from meter.profiles import Constant
 from meter.register import MJ_PER_WH, Register, StateError, energy_mj, load_state, save_state, state_path
 
 ZONE = ZoneInfo("America/Sao_Paulo")

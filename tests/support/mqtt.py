@@ -31,12 +31,13 @@ class ConnectionRefused(ConnectionError):
 
 @dataclass(frozen=True)
 class Message:
-    """One message received: topic, payload bytes, QoS and retain flag."""
+    """One message received: topic, payload bytes, QoS and retain flag, and when it arrived (Unix seconds)."""
 
     topic: str
     payload: bytes
     qos: int
     retain: bool
+    arrived: float = 0.0
 
 
 class MqttClient:
@@ -165,7 +166,7 @@ class MqttClient:
         self._notify(lambda: self._subacks.__setitem__(mid, [code.value for code in reason_codes]))
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
-        received = Message(message.topic, bytes(message.payload), message.qos, bool(message.retain))
+        received = Message(message.topic, bytes(message.payload), message.qos, bool(message.retain), time.time())
         self._notify(lambda: self.messages.append(received))
 
 
