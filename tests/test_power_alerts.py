@@ -8,12 +8,18 @@ then 10 kW from 10:10:00 to 10:30:00, then 500 W again. Its minutes 10:10 .. 10:
 
 from __future__ import annotations
 
+import random
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from core.alert_settings import apply
 from core.config import AlertConfig
 from core.models import Customer
 from core.rules import CLEARED, OPEN, POWER
+from meter.device import Meter
+from meter.premises import household
+from meter.profiles import During, Sum
 from tests.support.readings import (
     MINUTE, SECOND, alerts, deliver, deliver_each, enrol, profile, shuffled_chunks, utc,
 )
@@ -188,31 +194,15 @@ def test_an_episode_across_two_large_batches_is_raised_once(site, cut_minutes):
     assert (alert.cause, alert.state) == ("2024-03-20T10:10:00Z", CLEARED)
 
 
-class StuckHeater:
-    """The simulator's household profile, plus a heater stuck on between two instants."""
-
-    def __init__(self, household, on_ms: int, off_ms: int, watts: float):
-        self.household, self.on_ms, self.off_ms, self.watts = household, on_ms, off_ms, watts
-
-    def power_w(self, moment, rng):
-        heater = self.watts if self.on_ms <= moment.timestamp() * 1000 < self.off_ms else 0.0
-        return self.household.power_w(moment, rng) + heater
-
-
 @pytest.mark.parametrize("every_ms, heater_minutes, batch", [(5 * SECOND, 20, 1), (15 * MINUTE, 45, 1), (5 * SECOND, 20, 60)])
 def test_the_simulated_meter_with_a_stuck_heater_raises_it(site, every_ms, heater_minutes, batch):
     # The simulator's own register (whole watt-hours, a household's loads with noise), a 9 kW
     # heater stuck from 10:07:30 (between readings), read live every 5 s (one batch each, or a
     # minute at a time) or replayed every 15 minutes.
-    import random
-    from zoneinfo import ZoneInfo
-    from meter.device import Meter
-    from meter.profiles import household
-
     db, settings = site
     on = T0 + 7 * MINUTE + 30 * SECOND
-    meter = Meter(7, StuckHeater(household(7), on, on + heater_minutes * MINUTE, 9_000), ZoneInfo("UTC"),
-                  random.Random(7))
+    heater = During(9_000, on, on + heater_minutes * MINUTE)  # what `--anomaly 7:stuck-heater` adds
+    meter = Meter(7, Sum((household(7), heater)), ZoneInfo("UTC"), random.Random(7))
     readings = [meter.read(T0 + n * every_ms + (n * 37) % 90) for n in range((heater_minutes + 30) * MINUTE // every_ms)]
     pairs = [(reading.ts_ms, reading.wh) for reading in readings]
     for start in range(0, len(pairs), batch):
