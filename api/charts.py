@@ -5,11 +5,13 @@ of local days `inicio` to `fim` (both included; `YYYY-MM-DD` or `DD/MM/YYYY`), e
 consumption: the register at its end minus the register at its start (SPEC §6), so a day's
 figure is exactly what `consumo/data` answers for that day. Without dates: today by hour, the
 last 30 days by day, or the last 12 months by month (`de` and `ate` say which days). An interval wholly before the first reading
-or after the latest one is `medido: false` (its consumption is 0: nothing was measured).
+or after the latest one is `medido: false` (its consumption is 0: nothing was measured). An
+interval with an end inside a gap between readings is `estimado: true` (SPEC §4: the energy
+across a gap is exact, how it is shared between the intervals it spans is not).
 
 `GET /usuario/consumo/serie.csv` answers the same intervals as a spreadsheet in Brazilian form:
 `;` between fields, decimal comma, local times as `20/03/2024 14:00`, an empty cell where
-nothing was measured.
+nothing was measured, and `sim` in the `estimado` column for an estimated interval.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 from api import access, db, formats, params, scales
 from api.live import now_ms
 from api.params import Args, ParamError
+from core import intervals
 from core.models import MeterState
 from core.money import kwh_from_wh
 from core.periods import iso, local_date
@@ -75,18 +78,23 @@ def series_document(session: Session, customer_id: int, span: scales.Span, zone,
     asked for was longer than one answer holds and this is its most recent part."""
     cuts = scales.boundaries(span, zone)
     series = Series(session, customer_id)
-    energies = series.energy_between(cuts)
+    energies, flags = series.measure(cuts)
+    # Hours are rounded on the running total like `consumo/horas`, days each on its own like
+    # `consumo/data`, so each answers the same figures as those routes.
+    hourly = span.scale == scales.HOUR
+    shown = intervals.rounded_kwh(energies) if hourly else [kwh_from_wh(energy) for energy in energies]
     state = session.get(MeterState, customer_id)
     first_ts = state.first_ts if state else None
     last_ts = state.last_ts if state else None
-    intervals = [
+    listed = [
         {
             "inicio": iso(start, zone),
             "fim": iso(end, zone),
-            "consumo_kwh": kwh_from_wh(energy),
+            "consumo_kwh": figure,
             "medido": first_ts is not None and last_ts is not None and start <= last_ts and end > first_ts,
+            "estimado": estimated,
         }
-        for start, end, energy in zip(cuts, cuts[1:], energies)
+        for start, end, figure, estimated in zip(cuts, cuts[1:], shown, flags)
     ]
     return {
         "id": customer_id,
@@ -97,7 +105,7 @@ def series_document(session: Session, customer_id: int, span: scales.Span, zone,
         "fim": iso(cuts[-1], zone),
         "consumo_kwh": kwh_from_wh(series.consumption_wh(cuts[0], cuts[-1])),
         "truncado": truncated,
-        "intervalos": intervals,
+        "intervalos": listed,
     }
 
 
@@ -132,8 +140,9 @@ def to_csv(document: dict[str, Any]) -> str:
     """A series document as a Brazilian spreadsheet: `inicio;fim;consumo_kwh`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(["inicio", "fim", "consumo_kwh"])
+    writer.writerow(["inicio", "fim", "consumo_kwh", "estimado"])
     for interval in document["intervalos"]:
         consumption = formats.kwh_number(interval["consumo_kwh"], grouped=False) if interval["medido"] else ""
-        writer.writerow([formats.when(interval["inicio"]), formats.when(interval["fim"]), consumption])
+        estimated = "sim" if interval["estimado"] else ""
+        writer.writerow([formats.when(interval["inicio"]), formats.when(interval["fim"]), consumption, estimated])
     return buffer.getvalue()

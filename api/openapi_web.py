@@ -53,12 +53,14 @@ SERIES_PARAMETERS = [
 
 SCHEMAS: dict[str, Any] = {
     "Intervalo": {
-        "type": "object", "required": ["inicio", "fim", "consumo_kwh", "medido"],
+        "type": "object", "required": ["inicio", "fim", "consumo_kwh", "medido", "estimado"],
         "properties": {
             "inicio": {"type": "string", "format": "date-time"},
             "fim": {"type": "string", "format": "date-time"},
             "consumo_kwh": {"type": "number"},
             "medido": {"type": "boolean", "description": "Falso quando o intervalo fica todo fora das leituras"},
+            "estimado": {"type": "boolean",
+                         "description": "Um dos extremos cai num intervalo sem leituras: a repartição é estimada"},
         },
     },
     "Serie": {

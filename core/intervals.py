@@ -84,13 +84,15 @@ def gaps_of(points: Sequence[Point]) -> list[tuple[int, int]]:
 
 
 def estimated(bounds: Sequence[int], gaps: Sequence[tuple[int, int]]) -> list[bool]:
-    """For each interval between consecutive `bounds`, whether part of it lies inside a gap.
+    """For each interval between consecutive `bounds`, whether its figure is an estimate.
 
-    `gaps` come from `gaps_of`, or from `Series.gaps` (the same, found by the database) when
-    the intervals span too many readings to load, as a chart of a month by hour does.
+    It is when one of its ends falls strictly inside a gap: the register there is interpolated
+    across time without readings, so how the gap's energy is shared with the next interval is a
+    guess (SPEC §4). An interval that merely contains a gap, with readings before and after it
+    inside the interval, is exact: the register at both of its ends is measured.
     """
-    return [any(start < gap_end and end > gap_start for gap_start, gap_end in gaps)
-            for start, end in zip(bounds, bounds[1:])]
+    inside = [any(gap_start < bound < gap_end for gap_start, gap_end in gaps) for bound in bounds]
+    return [inside[index] or inside[index + 1] for index in range(len(bounds) - 1)]
 
 
 def intervals(bounds: Sequence[int], points: Sequence[Point]) -> list[Interval]:

@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import TextClause, func, select, text
 from sqlalchemy.orm import Session
 
-from core.intervals import GAP_MS, Point
+from core.intervals import GAP_MS, Point, register_at
 from core.models import Reading, ReadingFlag
 
 BRACKETS_PER_STATEMENT = 200  # SQLite allows 500 terms in a compound SELECT
@@ -133,12 +133,12 @@ class Series:
                     used: tuple[tuple[int, int], ...] = ((before_ts, before_wh),)
                 else:
                     used = tuple(pair for pair in ((before_ts, before_wh), (after_ts, after_wh)) if pair[0] is not None)
-                found[instant] = Boundary(instant, self._curve(used).at(instant), used)
+                found[instant] = Boundary(instant, self._register(used, instant), used)
         return found
 
-    def _curve(self, points: Sequence[tuple[int, int]]) -> "Curve":
-        """The interpolation over some readings, adjusted for resets."""
-        return Curve(tuple(ts for ts, _ in points), tuple(self.adjusted(ts, wh) for ts, wh in points))
+    def _register(self, readings: Sequence[tuple[int, int]], instant: int) -> Decimal | None:
+        """The adjusted register at `instant`, interpolated between some raw `(ts, Wh)` readings."""
+        return register_at([Point(ts, self.adjusted(ts, wh)) for ts, wh in readings], instant)
 
     def consumption_wh(self, start: int, end: int) -> Decimal:
         """Energy measured in `[start, end)`, in Wh (zero without readings)."""
@@ -147,13 +147,21 @@ class Series:
         return Decimal(0) if high is None or low is None else high - low
 
     def energy_between(self, boundaries: Sequence[int]) -> list[Decimal]:
-        """Energy in Wh of each interval `[boundaries[i], boundaries[i + 1])`, boundaries ascending.
+        """Energy in Wh of each interval `[boundaries[i], boundaries[i + 1])`, boundaries ascending."""
+        return self.measure(boundaries)[0]
 
-        Every boundary's register comes from one batched lookup (`registers`), and each
-        interval's figure is exactly what `consumption_wh` answers for it.
+    def measure(self, boundaries: Sequence[int]) -> tuple[list[Decimal], list[bool]]:
+        """The energy (Wh) of each interval between consecutive `boundaries`, and whether each is an
+        estimate (`core.intervals.estimated`: an end inside a gap between readings).
+
+        Every boundary comes from one batched lookup, which also tells whether it lies in a gap,
+        so no reading in between is read; each figure is exactly what `consumption_wh` answers.
         """
-        registers = self.registers(boundaries)
-        return [registers[high] - registers[low] for low, high in zip(boundaries, boundaries[1:])]
+        found = self.boundaries(boundaries)
+        registers = [found[instant].register or Decimal(0) for instant in boundaries]
+        in_gap = [found[instant].in_gap for instant in boundaries]
+        energies = [high - low for low, high in zip(registers, registers[1:])]
+        return energies, [in_gap[index] or in_gap[index + 1] for index in range(len(energies))]
 
     def points(self, start: int, end: int) -> list[Point]:
         """The adjusted readings of `[start, end]`, with the last one before and the first after."""
@@ -166,22 +174,6 @@ class Series:
         after = self.after(end)
         rows = [*([(before.ts, before.wh)] if before else []), *inside, *([(after.ts, after.wh)] if after else [])]
         return [Point(ts, self.adjusted(ts, wh)) for ts, wh in rows]
-
-    def gaps(self, start: int, end: int) -> list[tuple[int, int]]:
-        """The silences (`core.intervals.gaps_of`) around and inside `[start, end]`, found by the
-        database: one scan of the index, however many readings, for `core.intervals.estimated`."""
-        before, after = self.at_or_before(start - 1), self.after(end)
-        low, high = (before.ts if before else start), (after.ts if after else end)
-        previous = func.lag(Reading.ts).over(order_by=Reading.ts)
-        steps = (
-            select(previous.label("prev"), Reading.ts.label("ts"))
-            .where(Reading.meter_id == self.meter_id, Reading.ts >= low, Reading.ts <= high)
-            .subquery()
-        )
-        rows = self.session.execute(
-            select(steps.c.prev, steps.c.ts).where(steps.c.ts - steps.c.prev > GAP_MS).order_by(steps.c.ts)
-        )
-        return [(prev, ts) for prev, ts in rows]
 
     def count(self, start: int, end: int) -> int:
         """How many readings lie in `[start, end)`."""
@@ -240,26 +232,10 @@ class Boundary:
     register: Decimal | None
     readings: tuple[tuple[int, int], ...]
 
-
-@dataclass(frozen=True)
-class Curve:
-    """Adjusted register values at reading times, interpolated as `Series.register_at` does. Pure."""
-
-    times: tuple[int, ...]
-    values: tuple[int, ...]
-
-    def at(self, instant: int) -> Decimal | None:
-        """The register at `instant`; None without readings."""
-        if not self.times:
-            return None
-        index = bisect.bisect_right(self.times, instant)
-        if index == 0:
-            return Decimal(self.values[0])
-        low_ts, low = self.times[index - 1], self.values[index - 1]
-        if low_ts == instant or index == len(self.times):
-            return Decimal(low)
-        high_ts, high = self.times[index], self.values[index]
-        return Decimal(low) + Decimal(high - low) * (instant - low_ts) / (high_ts - low_ts)
+    @property
+    def in_gap(self) -> bool:
+        """Whether the instant lies strictly between two readings further apart than GAP_MS."""
+        return len(self.readings) == 2 and self.readings[1][0] - self.readings[0][0] > GAP_MS
 
 
 def _ceil(value: Decimal) -> int:

@@ -100,11 +100,11 @@ def test_the_csv_is_a_brazilian_spreadsheet_of_the_same_intervals(site):
     assert answer.status_code == 200 and answer.mimetype == "text/csv"
     assert answer.headers["Content-Disposition"] == 'attachment; filename="consumo-7-dia-2024-03-18-a-2024-03-21.csv"'
     rows = list(csv.reader(io.StringIO(answer.get_data(as_text=True)), delimiter=";"))
-    assert rows[0] == ["inicio", "fim", "consumo_kwh"]
+    assert rows[0] == ["inicio", "fim", "consumo_kwh", "estimado"]
     march_18 = kwh_between(local(2024, 3, 18), local(2024, 3, 19))
-    assert rows[1] == ["18/03/2024 00:00", "19/03/2024 00:00", f"{march_18:.3f}".replace(".", ",")]
+    assert rows[1] == ["18/03/2024 00:00", "19/03/2024 00:00", f"{march_18:.3f}".replace(".", ","), ""]
     assert rows[3][2] == f"{kwh_between(local(2024, 3, 20), READINGS[-1][0]):.3f}".replace(".", ",")
-    assert rows[4] == ["21/03/2024 00:00", "22/03/2024 00:00", ""]  # after the latest reading
+    assert rows[4] == ["21/03/2024 00:00", "22/03/2024 00:00", "", ""]  # after the latest reading
     assert len(rows) == 5
 
 

@@ -88,7 +88,7 @@ def test_the_customer_page_charts_carry_their_figures_in_tables(app):
     for scale in ("hora", "dia", "mes"):
         assert f'data-grafico="{scale}"' in html
     assert html.count("Tabela de valores") == 3
-    rows = re.findall(r'<tr data-rotulo="([^"]+)" data-kwh="([0-9.]+)" data-medido="([01])">', html)
+    rows = re.findall(r'<tr data-rotulo="([^"]+)" data-kwh="([0-9.]+)" data-medido="([01])" data-estimado="[01]">', html)
     assert len(rows) == 24 + 30 + 12  # today by hour, 30 days, 12 months (no DST in this zone now)
     assert rows[-1][0] == formats.short_label("mes", datetime.now(ZONE).isoformat())
     # Today is long after these readings: nothing measured, shown as "—" rather than as zero.

@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.intervals import GAP_MS, HOUR_MS, Point, estimated, gaps_of, hour_bounds, intervals, register_at, rounded_kwh
+from core.intervals import GAP_MS, HOUR_MS, Point, estimated, hour_bounds, intervals, register_at, rounded_kwh
 from core.money import kwh_from_wh
 from core.series import Series
 from core.wire import Reading, encode, topic_for
@@ -59,9 +59,11 @@ def test_a_gap_shorter_than_the_threshold_is_not_an_estimate():
     assert not intervals([0, GAP_MS], points[:2])[0].estimated
 
 
-def test_an_interval_touching_a_gap_at_its_edge_is_not_estimated():
-    assert estimated([0, 10, 20, 30], [(10, 20)]) == [False, True, False]
+def test_only_an_end_inside_a_gap_makes_an_estimate():
+    assert estimated([0, 10, 20, 30], [(10, 20)]) == [False, False, False]  # readings at both ends: exact
     assert estimated([0, 10, 20], [(5, 25)]) == [True, True]
+    assert estimated([0, 10, 20, 30], [(12, 18)]) == [False, False, False]  # the gap inside one interval
+    assert estimated([0, 10, 20, 30], [(15, 25)]) == [False, True, True]
 
 
 def test_hours_before_the_first_and_after_the_last_reading_count_nothing():
@@ -99,7 +101,7 @@ def test_the_hours_of_any_span_add_up_to_its_consumption(steps, offset, length):
     assert sum(h.readings for h in hours) == sum(start <= p.ts < end for p in points)
 
 
-def test_the_database_finds_the_same_gaps_as_the_loaded_readings(db, settings):
+def test_the_database_marks_the_same_estimates_as_the_loaded_readings(db, settings):
     t0 = 1_700_000_000_000
     times = [t0, t0 + 5 * MIN, t0 + 40 * MIN, t0 + 45 * MIN, t0 + 3 * HOUR_MS, t0 + 3 * HOUR_MS + MIN]
     messages = [Message(topic_for(3), encode(Reading(3, ts, index)), times[-1] + 1000) for index, ts in enumerate(times)]
@@ -107,6 +109,11 @@ def test_the_database_finds_the_same_gaps_as_the_loaded_readings(db, settings):
         store_batch(session, messages, settings, times[-1] + 1000)
     with db() as session:
         series = Series(session, 3)
-        for start, end in ((t0 + 10 * MIN, t0 + 2 * HOUR_MS), (t0 - HOUR_MS, t0 + 4 * HOUR_MS), (t0 + 50 * MIN, t0 + 60 * MIN)):
-            assert series.gaps(start, end) == gaps_of(series.points(start, end))
-        assert series.gaps(t0 - HOUR_MS, t0 + 4 * HOUR_MS) == [(t0 + 5 * MIN, t0 + 40 * MIN), (t0 + 45 * MIN, t0 + 3 * HOUR_MS)]
+        bounds = list(range(t0 - HOUR_MS, t0 + 4 * HOUR_MS + 1, 10 * MIN))
+        energies, flags = series.measure(bounds)
+        expected = intervals(bounds, series.points(bounds[0], bounds[-1]))
+        assert flags == [interval.estimated for interval in expected]
+        assert energies == [interval.wh for interval in expected]
+        # 00:10, 00:20, 00:30 lie in the 00:05-00:40 silence (4 intervals end there); 00:50..02:50,
+        # 13 boundaries, in the 00:45-03:00 one (14 intervals)
+        assert flags.count(True) == 4 + 14

@@ -16,7 +16,7 @@ import pytest
 from core.config import Settings, apply_toml
 from core.periods import to_ms
 from core.pricing import Adjustment, Terms, allocate, price
-from core.series import Curve
+from core.intervals import Point, register_at
 from core.usage import layout
 
 D = Decimal
@@ -35,8 +35,8 @@ def bill(text, start, end, readings, plan=None, connection=None, social=False, a
     """Price the cycle `[start, end)` whose register passes through `readings` [(ms, Wh)]."""
     tariffs = schedule(text)
     usage = layout(start, end, ZONE, tariffs, plan)
-    curve = Curve(tuple(ts for ts, _ in readings), tuple(wh for _, wh in readings))
-    measured = usage.measured({instant: curve.at(instant) for instant in usage.instants()})
+    points = [Point(ts, wh) for ts, wh in readings]
+    measured = usage.measured({instant: register_at(points, instant) for instant in usage.instants()})
     terms = Terms(plan, tariffs.minimum_for(connection or tariffs.default_connection), social)
     return price(measured, tariffs, terms, adjustment)
 

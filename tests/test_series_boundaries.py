@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import insert
 
 from core.models import Reading, ReadingFlag
-from core.series import Curve, Series
+from core.intervals import Point, register_at
+from core.series import Series
 
 HOUR = 3_600_000
 
@@ -41,11 +42,11 @@ def test_boundaries_interpolate_the_adjusted_register(meter):
 
 def test_boundaries_agree_with_interpolating_every_reading(meter):
     # the adjusted readings: 0, 1 000, 1 100, 1 300 at hours 0, 1, 2, 4
-    expected = Curve((0, HOUR, 2 * HOUR, 4 * HOUR), (0, 1_000, 1_100, 1_300))
+    expected = [Point(0, 0), Point(HOUR, 1_000), Point(2 * HOUR, 1_100), Point(4 * HOUR, 1_300)]
     instants = list(range(-HOUR, 5 * HOUR, HOUR // 7))
     with meter() as session:
         many = Series(session, 3).registers(instants)
-    assert many == {instant: expected.at(instant) for instant in instants}
+    assert many == {instant: register_at(expected, instant) for instant in instants}
 
 
 def test_more_instants_than_one_statement_holds(meter):
@@ -60,8 +61,8 @@ def test_a_meter_without_readings_has_no_register(db):
         assert series.register_at(0) is None and series.registers([0, 1]) == {0: 0, 1: 0}
 
 
-def test_the_pure_curve():
-    curve = Curve((10, 20), (100, 200))
-    assert [curve.at(t) for t in (0, 10, 15, 20, 30)] == [100, 100, 150, 200, 200]
-    assert Curve((), ()).at(5) is None
-    assert curve.at(13) == Decimal(130)
+def test_the_pure_interpolation():
+    points = [Point(10, 100), Point(20, 200)]
+    assert [register_at(points, t) for t in (0, 10, 15, 20, 30)] == [100, 100, 150, 200, 200]
+    assert register_at([], 5) is None
+    assert register_at(points, 13) == Decimal(130)

@@ -5,13 +5,17 @@ import { intervalLabel, kwhNumber, kwhText, shortLabel, day } from "./formato.js
 
 const charts = new WeakMap();
 const BAR = "#0b5cad";
+const ESTIMATED = "#9dbfe3"; // an hour inside a gap between readings: its share is an estimate
 
 function rows(figure) {
   return [...figure.querySelectorAll("tbody tr")].map((row) => ({
     label: row.dataset.rotulo,
     kwh: row.dataset.medido === "1" ? Number(row.dataset.kwh) : null,
+    estimated: row.dataset.estimado === "1",
   }));
 }
+
+const colours = (data) => data.map((item) => (item.estimated ? ESTIMATED : BAR));
 
 // Draws (or redraws) the figure's chart from its table; does nothing without Chart.js.
 export function drawFromTable(figure) {
@@ -22,6 +26,7 @@ export function drawFromTable(figure) {
   if (previous) {
     previous.data.labels = data.map((item) => item.label);
     previous.data.datasets[0].data = data.map((item) => item.kwh);
+    previous.data.datasets[0].backgroundColor = colours(data);
     previous.update("none");
     return;
   }
@@ -29,7 +34,7 @@ export function drawFromTable(figure) {
     type: "bar",
     data: {
       labels: data.map((item) => item.label),
-      datasets: [{ label: "Consumo (kWh)", data: data.map((item) => item.kwh), backgroundColor: BAR }],
+      datasets: [{ label: "Consumo (kWh)", data: data.map((item) => item.kwh), backgroundColor: colours(data) }],
     },
     options: {
       locale: "pt-BR",
@@ -56,11 +61,12 @@ export function showSeries(figure, series, csvHref) {
     row.dataset.rotulo = shortLabel(series.escala, interval.inicio);
     row.dataset.kwh = String(interval.consumo_kwh);
     row.dataset.medido = interval.medido ? "1" : "0";
+    row.dataset.estimado = interval.estimado ? "1" : "0";
     const name = document.createElement("th");
     name.scope = "row";
     name.textContent = intervalLabel(series.escala, interval.inicio);
     const value = document.createElement("td");
-    value.textContent = interval.medido ? kwhNumber(interval.consumo_kwh) : "—";
+    value.textContent = (interval.medido ? kwhNumber(interval.consumo_kwh) : "—") + (interval.estimado ? " (estimado)" : "");
     row.append(name, value);
     return row;
   }));
