@@ -74,7 +74,7 @@ def check_power(
             ongoing = run
         elif run.duration_ms >= duration:
             clear(session, customer.id, rules.POWER, now_ms, _cause(run.start - duration), _cause(run.end),
-                  {"fim": iso(run.end, settings.zone), "potencia_max_kw": _kw(run.peak_w)})
+                  {"fim": iso(run.end, settings.zone), "potencia_max_kw": _kw(_peak(series, run.start, run.end, max_gap))})
     hot_tail = any(
         rules.step_power_w(a_ts, a_wh, b_ts, b_wh) > limit_w
         for (a_ts, a_wh), (b_ts, b_wh) in zip(readings, readings[1:]) if b_ts > end
@@ -102,7 +102,7 @@ def _raise_episode(session: Session, customer: Customer, series: Series, run: ru
         "minutos": config.power_minutes,
         "limite_kw": float(config.power_kw),
         "potencia_media_kw": _kw(energy * rules.MS_PER_HOUR / duration),
-        "potencia_max_kw": _kw(run.peak_w),
+        "potencia_max_kw": _kw(_peak(series, run.start, reached, duration + duration // 10)),
         "energia_kwh": float(kwh_from_wh(energy)),
         "leitura": iso(reading.ts, settings.zone) if reading else None,
         "leitura_kwh": float(kwh_from_wh(reading.wh)) if reading else None,
@@ -120,6 +120,16 @@ def _run_start_before(series: Series, instant: int, limit_w: Decimal, max_gap_ms
             run_start = minute.start
         cursor, span = low, span * 2
     return run_start
+
+
+def _peak(series: Series, start: int, end: int, max_gap_ms: int) -> Decimal:
+    """The highest whole-minute power of `[start, end)`, from the stored readings.
+
+    A run that continues an earlier look knows only the peak of the minutes it saw itself, so the
+    figures an alert shows are taken from the readings of the span they describe.
+    """
+    minutes = rules.minute_powers(_readings(series, start, end), start, end, max_gap_ms)
+    return max((minute.power_w for minute in minutes if minute.power_w is not None), default=Decimal(0))
 
 
 def _readings(series: Series, start: int, end: int) -> list[tuple[int, int]]:

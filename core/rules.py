@@ -141,11 +141,10 @@ def _register(readings: Sequence[tuple[int, int]], times: Sequence[int], instant
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """Consecutive minutes above the power limit: `[start, end)`, with the highest minute's power."""
+    """Consecutive minutes above the power limit: `[start, end)`."""
 
     start: int
     end: int
-    peak_w: Decimal
 
     @property
     def duration_ms(self) -> int:
@@ -159,18 +158,18 @@ def runs_above(minutes: Sequence[Minute], limit_w: Decimal, run_start: int | Non
     `run_start` continues a run that began before the first minute (known from an earlier look).
     The last run yielded may still be going on when the last minute is above the limit.
     """
-    start, peak = run_start, Decimal(0)
+    start = run_start
     end = minutes[0].start if run_start is not None and minutes else run_start
     for minute in minutes:
         if minute.power_w is not None and minute.power_w > limit_w:
             start = minute.start if start is None else start
-            peak, end = max(peak, minute.power_w), minute.end
+            end = minute.end
             continue
         if start is not None and end is not None and end > start:
-            yield Run(start, end, peak)
-        start, peak, end = None, Decimal(0), None
+            yield Run(start, end)
+        start, end = None, None
     if start is not None and end is not None and end > start:
-        yield Run(start, end, peak)
+        yield Run(start, end)
 
 
 def step_power_w(prev_ts: int, prev_wh: int, ts: int, wh: int) -> int:

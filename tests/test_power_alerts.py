@@ -211,3 +211,4 @@ def test_the_simulated_meter_with_a_stuck_heater_raises_it(site, every_ms, heate
     started = "2024-03-20T10:08:00Z" if every_ms < MINUTE else "2024-03-20T10:15:00Z"  # the first whole minute above
     assert alert.cause == started and alert.state == CLEARED
     assert 9.0 <= alert.detalhes["potencia_media_kw"] <= 10.0
+    assert alert.detalhes["potencia_max_kw"] >= alert.detalhes["potencia_media_kw"]  # over the same minutes
