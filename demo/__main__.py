@@ -17,17 +17,19 @@ import socket
 import sys
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from broker import provision
 from broker.provision import ProvisionError
-from core.config import default_db_url
+from core.config import Settings, default_db_url
 from core.credentials import INGEST_USER, WATCHER_USER
 from core.db import make_engine
 from core.tokens import admin_token
 from demo.banner import banner
 from demo.children import ChildExited, Children
-from demo.customers import ApiError, register_customers, wait_for_api
+from demo.customers import ApiError, register_customers, set_alert_thresholds, wait_for_api
 from demo.summary import Listener, Summary
 
 log = logging.getLogger("demo")
@@ -35,12 +37,17 @@ log = logging.getLogger("demo")
 HOST = "127.0.0.1"
 MQTT_PORT = 1883
 API_PORT = 8000
+METRICS_PORT = 9464  # the worker's /metrics and /healthz (Prometheus' usual exporter range)
 STARTUP_TIMEOUT_S = 60
 SUMMARY_EVERY_S = 10
 HISTORY = "95d"  # three closing days fall in any 95 days, so three bills close whatever today's date
 # 9.5 kW from 36 h ago for two days: 340 kWh more in the open cycle raise `excesso`, and the
 # sustained power raises the power-limit alert (`potencia`) wherever that rule exists.
-STUCK_HEATER = "1:stuck-heater@-36h,for=48h"
+STUCK_HEATER = "1:stuck-heater@-36h,for=48h"  # in the history: its alerts are there at once
+# A heater that gets stuck live, so whoever watches alerts/+ as the banner says sees a `potencia`
+# alert arrive: customer 2's own power rule asks 2 minutes (the default is 15), its heater sticks
+# 30 s after the meters start, and the alert comes about 3 minutes in.
+LIVE_HEATER_METER, LIVE_HEATER_AFTER_S, LIVE_HEATER_MINUTES = 2, 30, 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +79,7 @@ def _run(args: argparse.Namespace, data_dir: Path, children: Children, stop: thr
     meter_count = args.meters
     mqtt_port = pick_port(MQTT_PORT, "the MQTT broker")
     api_port = pick_port(API_PORT, "the API")
+    metrics_port = pick_port(METRICS_PORT, "the worker's metrics")
     made = provision.setup(data_dir / "broker", mqtt_port, data_dir, range(1, meter_count + 1), host=HOST)
     token, _ = admin_token(os.environ.get("ENERGY_ADMIN_TOKEN"), data_dir)
     env = _base_env(data_dir, mqtt_port, token)
@@ -80,15 +88,21 @@ def _run(args: argparse.Namespace, data_dir: Path, children: Children, stop: thr
     children.start_module("mosquitto", broker_args, env)
     _wait_for_port(mqtt_port, children)
     ingest_user, ingest_password = provision.credentials(data_dir, INGEST_USER)
-    children.start_module("ingest", ["ingest"], {**env, "MQTT_USERNAME": ingest_user, "MQTT_PASSWORD": ingest_password})
+    children.start_module("ingest", ["ingest"], {**env, "MQTT_USERNAME": ingest_user, "MQTT_PASSWORD": ingest_password,
+                                                 "INGEST_METRICS_PORT": str(metrics_port)})
     children.start_module("api", ["api", "--host", HOST, "--port", str(api_port)], env)
     base_url = f"http://{HOST}:{api_port}"
     wait_for_api(base_url, STARTUP_TIMEOUT_S, children.check)
     tokens = register_customers(base_url, token, range(1, meter_count + 1), data_dir)
-    children.start_module("meters", neighbourhood_args(meter_count, args.since, args.speed), env)
+    if meter_count >= LIVE_HEATER_METER:
+        set_alert_thresholds(base_url, token, LIVE_HEATER_METER, {"potencia_minutos": LIVE_HEATER_MINUTES})
+    heater_at = live_heater_at(Settings.from_env(env).zone)
+    children.start_module("meters", neighbourhood_args(meter_count, args.since, args.speed, heater_at), env)
 
     watcher = provision.credentials(data_dir, WATCHER_USER)
-    print(banner(base_url, token, tokens, HOST, mqtt_port, watcher, meter_count, data_dir, args.since), flush=True)
+    metrics_url = f"http://{HOST}:{metrics_port}/metrics"
+    print(banner(base_url, token, tokens, HOST, mqtt_port, watcher, meter_count, data_dir, args.since, metrics_url),
+          flush=True)
     engine = make_engine(os.environ.get("ENERGY_DB_URL") or default_db_url(data_dir))
     listener = Listener(HOST, mqtt_port, watcher)
     try:
@@ -104,12 +118,20 @@ def _run(args: argparse.Namespace, data_dir: Path, children: Children, stop: thr
         engine.dispose()
 
 
-def neighbourhood_args(count: int, since: str, speed: str) -> list[str]:
-    """`python -m meter neighbourhood` with the demo's history and its stuck heater."""
+def neighbourhood_args(count: int, since: str, speed: str, live_heater_at: str | None = None) -> list[str]:
+    """`python -m meter neighbourhood` with the demo's history and its stuck heaters."""
     args = ["meter", "neighbourhood", "--meters", str(count), "--interval", "5"]
     if since != "0":
         args += ["--since", since, "--speed", speed, "--anomaly", STUCK_HEATER]
+    if live_heater_at and count >= LIVE_HEATER_METER:
+        args += ["--anomaly", f"{LIVE_HEATER_METER}:stuck-heater@{live_heater_at},for=1h"]
     return args
+
+
+def live_heater_at(zone: ZoneInfo) -> str:
+    """When the live heater sticks: LIVE_HEATER_AFTER_S from now, as the local ISO time --anomaly takes."""
+    moment = datetime.now(zone) + timedelta(seconds=LIVE_HEATER_AFTER_S)
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def pick_port(preferred: int, what: str) -> int:

@@ -21,6 +21,7 @@ def banner(
     meters: int,
     data_dir: Path,
     since: str = "0",
+    metrics_url: str | None = None,
 ) -> str:
     """The text shown to the person who ran `make demo`."""
     first = min(tokens) if tokens else None
@@ -34,11 +35,16 @@ def banner(
         "",
         f"Smart energy metering demo: {meters} meters publish every 5 s. Ctrl-C stops everything.",
         *([f"They first replay {since} of history (a reading every 15 min), meter 1 with a water heater stuck",
-           "on for the last day and a half: watch the bills close and the alerts come below."] if since != "0" else []),
+           "on for the last day and a half: watch the bills close and the alerts come below."]
+          if since != "0" else []),
+        *(["Meter 2's water heater sticks 30 s from now; customer 2's power alert asks 2 minutes above",
+           "8 kW (15 by default), so about 3 minutes in a `potencia` alert arrives on alerts/+ (below)."]
+          if meters >= 2 else []),
         "",
         f"  Dashboard and API  {base_url}/",
         f"  Admin token        {admin}",
         customer_line,
+        *([f"  Worker metrics     {metrics_url} (Prometheus text; /healthz beside it)"] if metrics_url else []),
         "",
         "Open a link to sign in to the dashboard (the token stays in the browser, out of server logs):",
         *([f"  customer {first}  {sign_in_link(base_url, tokens[first])}"] if first is not None else []),

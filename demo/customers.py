@@ -52,6 +52,12 @@ def register_customers(base_url: str, admin_token: str, ids: range, data_dir: Pa
     return tokens
 
 
+def set_alert_thresholds(base_url: str, admin_token: str, customer_id: int, changes: dict) -> None:
+    """Give a customer its own alert thresholds (`PATCH /usuario/alertas/configuracao/`)."""
+    _call(base_url, admin_token, "PATCH", f"/usuario/alertas/configuracao/?id={customer_id}", changes,
+          f"setting the alert thresholds of customer {customer_id}")
+
+
 def _register(base_url: str, admin_token: str, customer_id: int) -> str | None:
     """POST one customer; its token, or None when it exists already (409)."""
     body = {
@@ -59,18 +65,25 @@ def _register(base_url: str, admin_token: str, customer_id: int) -> str | None:
         "nome": NAMES[(customer_id - 1) % len(NAMES)],
         "endereco": f"Rua das Flores, {100 + customer_id}",
     }
+    answer = _call(base_url, admin_token, "POST", "/usuario/cadastro/", body, f"registering customer {customer_id}",
+                   allowed=(409,))
+    return answer.get("token") if answer else None
+
+
+def _call(base_url: str, admin_token: str, method: str, path: str, body: dict, what: str,
+          allowed: tuple[int, ...] = ()) -> dict | None:
+    """One admin request with a JSON body; its JSON answer, None for an `allowed` error status."""
     request = urllib.request.Request(
-        f"{base_url}/usuario/cadastro/", data=json.dumps(body).encode(), method="POST",
+        f"{base_url}{path}", data=json.dumps(body).encode(), method=method,
         headers={"Authorization": f"Bearer {admin_token}", "Content-Type": "application/json"},
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return json.load(response).get("token")
+            return json.load(response)
     except urllib.error.HTTPError as error:
-        if error.code == 409:
+        if error.code in allowed:
             return None
-        raise ApiError(f"registering customer {customer_id} answered {error.code}: "
-                       f"{error.read().decode(errors='replace')[:300]}") from None
+        raise ApiError(f"{what} answered {error.code}: {error.read().decode(errors='replace')[:300]}") from None
 
 
 def _tokens_path(data_dir: Path) -> Path:

@@ -249,8 +249,8 @@ class NativeStack:
             value = self.path(name, str(value))
             if value in SERVICES or value == "0.0.0.0":
                 value = "127.0.0.1"
-            elif key.endswith("_PORT"):
-                value = str(self.ports[int(value)])
+            elif key.endswith("_PORT"):  # every port compose names gets a free one here
+                value = str(self.ports.setdefault(int(value), free_port()))
             mapped[key] = value
         return mapped
 

@@ -6,7 +6,7 @@ from sqlalchemy import insert
 
 from core.customers import register
 from core.models import Alert, Bill, MeterState
-from demo.__main__ import STUCK_HEATER, neighbourhood_args
+from demo.__main__ import LIVE_HEATER_METER, STUCK_HEATER, neighbourhood_args
 from demo.summary import Figures, figures
 from meter.cli import neighbourhood_parser
 
@@ -37,7 +37,8 @@ def test_figures_count_readings_bills_per_customer_and_open_alerts(db, settings)
 
 
 def test_the_demo_replays_history_with_a_stuck_heater_and_can_run_live_only():
-    args = neighbourhood_parser().parse_args(neighbourhood_args(5, "95d", "max")[2:])
-    assert (args.meters, args.since, args.speed, args.anomaly) == (5, "95d", "max", [STUCK_HEATER])
+    args = neighbourhood_parser().parse_args(neighbourhood_args(5, "95d", "max", "2026-11-24T18:00:30")[2:])
+    live_heater = f"{LIVE_HEATER_METER}:stuck-heater@2026-11-24T18:00:30,for=1h"
+    assert (args.meters, args.since, args.speed, args.anomaly) == (5, "95d", "max", [STUCK_HEATER, live_heater])
     live = neighbourhood_parser().parse_args(neighbourhood_args(5, "0", "max")[2:])
     assert live.since is None and live.anomaly == []
