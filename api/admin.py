@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 
-from api import auth, db, params
+from api import access, auth, db, params
 from api.errors import Forbidden
 from api.params import ParamError
 from core import quality, review
@@ -22,19 +22,15 @@ from core.wire import MAX_METER_ID
 
 bp = Blueprint("admin", __name__)
 
-DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
-MAX_ROW_ID = 2**63 - 1
 METER_RE = re.compile(r"0|[1-9][0-9]{0,9}")
 LIMIT_RE = re.compile(r"[1-9][0-9]{0,3}")
 ROW_ID_RE = re.compile(r"[1-9][0-9]{0,18}")
-REASON_PATTERN = f"^(?:{'|'.join(quality.REJECTION_REASONS)})$"
-KIND_PATTERN = f"^(?:{'|'.join(quality.FLAG_KINDS)})$"
 
 
 @bp.get("/admin/leituras/rejeitadas", strict_slashes=False)
 def rejeitadas() -> Response:
     """Rejected readings, newest first."""
-    principal = _principal()
+    principal = access.principal()
     reason = _choice(request.args, "motivo", quality.REJECTION_REASONS)
     meter_id = _meter(request.args)
     limit = _limit(request.args)
@@ -48,7 +44,7 @@ def rejeitadas() -> Response:
 @bp.get("/admin/leituras/sinalizadas", strict_slashes=False)
 def sinalizadas() -> Response:
     """Flagged register steps, newest reading first."""
-    principal = _principal()
+    principal = access.principal()
     kind = _choice(request.args, "tipo", quality.FLAG_KINDS)
     meter_id = _meter(request.args)
     limit = _limit(request.args)
@@ -57,10 +53,6 @@ def sinalizadas() -> Response:
     listing = review.flagged(db.session(), db.context().settings.zone, kind=kind, meter_id=meter_id,
                              limit=limit, after=after)
     return _page(listing, "sinalizadas", ("tipo", "medidor", "limite"))
-
-
-def _principal() -> auth.Principal:
-    return auth.authenticate(db.session(), request.headers.get("Authorization"), db.context().admin_token)
 
 
 def _require_admin(principal: auth.Principal) -> None:
@@ -98,9 +90,9 @@ def _meter(args: params.Args) -> int | None:
 def _limit(args: params.Args) -> int:
     raw = params.single(args, "limite")
     if raw is None:
-        return DEFAULT_LIMIT
-    if not LIMIT_RE.fullmatch(raw) or int(raw) > MAX_LIMIT:
-        raise ParamError(f"limite inválido ({raw[:40]!r}): use um inteiro de 1 a {MAX_LIMIT}")
+        return params.ADMIN_DEFAULT_LIMIT
+    if not LIMIT_RE.fullmatch(raw) or int(raw) > params.ADMIN_MAX_LIMIT:
+        raise ParamError(f"limite inválido ({raw[:40]!r}): use um inteiro de 1 a {params.ADMIN_MAX_LIMIT}")
     return int(raw)
 
 
@@ -108,7 +100,7 @@ def _row_id(args: params.Args) -> int | None:
     raw = params.single(args, "apos")
     if raw is None:
         return None
-    if not ROW_ID_RE.fullmatch(raw) or int(raw) > MAX_ROW_ID:
+    if not ROW_ID_RE.fullmatch(raw) or int(raw) > params.MAX_ROW_ID:
         raise ParamError(f"apos inválido ({raw[:40]!r}): use o cursor que vem no link proxima")
     return int(raw)
 

@@ -13,18 +13,17 @@ this for its own id; the admin token for any.
 from __future__ import annotations
 
 import logging
-import time
 
 from flask import Blueprint, Response, jsonify, request
 
-from api import alert_params, auth, db, params, queries
+from api import access, alert_params, auth, db, params, queries
 from api.errors import NotFound, read_body
+from core.periods import now_ms
 from core import alert_settings
 from core.alert_settings import InvalidSetting
 from core.alert_states import acknowledge, find_alert
 from core.customers import lock_meter
 from core.documents import alert_document
-from core.models import Customer
 from core.settlement import settle
 
 log = logging.getLogger(__name__)
@@ -32,31 +31,16 @@ log = logging.getLogger(__name__)
 bp = Blueprint("alerts", __name__)
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def _customer(principal: auth.Principal, customer_id: int) -> Customer:
-    """The customer, once the principal may see it (403) and it exists (404)."""
-    auth.authorize_customer(principal, customer_id)
-    customer = queries.find_customer(db.session(), customer_id)
-    if customer is None:
-        raise NotFound(f"não há cliente com id {customer_id}")
-    return customer
-
-
-def _principal() -> auth.Principal:
-    return auth.authenticate(db.session(), request.headers.get("Authorization"), db.context().admin_token)
 
 
 @bp.get("/usuario/alertas/", strict_slashes=False)
 def alertas() -> Response:
     """Every alert of the customer, oldest first, filtered by kind, state and raising time."""
-    principal = _principal()
+    principal = access.principal()
     customer_id = params.customer_id(request.args)
     zone = db.context().settings.zone
     wanted = alert_params.alert_filter(request.args, zone, params.alert_state(request.args))
-    _customer(principal, customer_id)
+    access.readable_customer(principal, customer_id)
     return jsonify(queries.alerts_document(db.session(), customer_id, None, wanted, zone))
 
 
@@ -64,15 +48,15 @@ def alertas() -> Response:
 @db.writes
 def reconhecer() -> Response:
     """Acknowledge an alert: state `reconhecido` (a cleared one stays `encerrado`)."""
-    principal = _principal()
+    principal = access.principal()
     customer_id = params.customer_id(request.args)
     alert_id = alert_params.alert_id(request.args)
-    _customer(principal, customer_id)
+    access.readable_customer(principal, customer_id)
     session = db.session()
     alert = find_alert(session, customer_id, alert_id)
     if alert is None:
         raise NotFound(f"o cliente {customer_id} não tem alerta {alert_id}; veja os alertas em /usuario/alertas/?id={customer_id}")
-    acknowledge(alert, _now_ms())
+    acknowledge(alert, now_ms())
     document = alert_document(alert, db.context().settings.zone)
     session.commit()
     return jsonify(document)
@@ -81,9 +65,9 @@ def reconhecer() -> Response:
 @bp.get("/usuario/alertas/configuracao/", strict_slashes=False)
 def configuracao() -> Response:
     """The thresholds in force for the customer and the ones that are its own."""
-    principal = _principal()
+    principal = access.principal()
     customer_id = params.customer_id(request.args)
-    customer = _customer(principal, customer_id)
+    customer = access.readable_customer(principal, customer_id)
     return jsonify(alert_settings.document(customer, db.context().settings))
 
 
@@ -91,7 +75,7 @@ def configuracao() -> Response:
 @db.writes
 def configurar() -> Response:
     """Change the customer's own thresholds; the rules use them from the next reading on."""
-    principal = _principal()
+    principal = access.principal()
     customer_id = params.customer_id(request.args)
     changes = alert_params.settings_body(read_body())
     try:
@@ -105,7 +89,7 @@ def configurar() -> Response:
     if customer is None:
         raise NotFound(f"não há cliente com id {customer_id}")
     alert_settings.apply(session, customer, changes, settings)
-    settle(session, customer, state, settings, _now_ms())  # re-arm the cycle's excess and projection
+    settle(session, customer, state, settings, now_ms())  # re-arm the cycle's excess and projection
     document = alert_settings.document(customer, settings)
     session.commit()
     log.info("customer %s alert thresholds: %s", customer_id, document["personalizado"])

@@ -26,7 +26,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.orm import Session
 
 from api import access, db, formats, params, scales
-from api.live import now_ms
+from core.periods import now_ms
 from api.params import Args, ParamError
 from core import intervals
 from core.models import MeterState

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import Any, Iterable
 
 from flask import Blueprint, Response, jsonify, request
@@ -18,6 +17,7 @@ from flask import Blueprint, Response, jsonify, request
 from api import access, auth, db, params
 from api.errors import NotFound, read_body
 from api.params import ParamError
+from core.periods import now_ms
 from core.customers import lock_meter
 from core.models import Customer
 from core.settlement import settle
@@ -52,7 +52,7 @@ def change() -> Response:
     customer = _customer(customer_id)
     apply_terms(customer, changes)
     session.flush()
-    settle(session, customer, state, settings, _now_ms())
+    settle(session, customer, state, settings, now_ms())
     document = terms_document(customer, settings)
     session.commit()
     log.info("customer %s terms changed: %s", customer_id, sorted(changes))
@@ -67,9 +67,6 @@ def _customer(customer_id: int) -> Customer:
     return customer
 
 
-def _now_ms() -> int:
-    """The wall clock in ms since the epoch."""
-    return time.time_ns() // 1_000_000
 
 
 def terms_body(raw: bytes, plans: Iterable[str]) -> dict[str, Any]:

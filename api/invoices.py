@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 from typing import Any
 
 from flask import Blueprint, Response, render_template
@@ -21,6 +20,7 @@ from api.errors import NotFound
 from api.history_chart import HEIGHT, WIDTH, bars
 from api.invoice_view import invoice_view
 from api.params import BillMonth, ParamError
+from core.periods import now_ms
 
 bp = Blueprint("invoices", __name__)
 
@@ -39,7 +39,7 @@ def invoice(ident: str, mes: str) -> Response:
     wanted = _month(mes)
     customer = access.readable_customer(principal, customer_id)
     session, settings = db.session(), db.context().settings
-    document = queries.bill_document(session, customer, wanted, settings, _now_ms())
+    document = queries.bill_document(session, customer, wanted, settings, now_ms())
     if document is None:
         raise NotFound(f"o cliente {customer_id} não tem fatura do mês {mes}")
     view = invoice_view(customer, document, settings)
@@ -54,7 +54,7 @@ def invoices_csv(ident: str) -> Response:
     principal = access.principal()
     customer_id = params.customer_id(MultiDict({"id": ident}))
     customer = access.readable_customer(principal, customer_id)
-    documents = invoice_data.bill_documents(db.session(), customer, db.context().settings, _now_ms())
+    documents = invoice_data.bill_documents(db.session(), customer, db.context().settings, now_ms())
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -87,6 +87,3 @@ def _month(raw: str) -> BillMonth:
     return BillMonth(int(match.group("mes")), int(match.group("ano")))
 
 
-def _now_ms() -> int:
-    """The wall clock in ms since the epoch."""
-    return time.time_ns() // 1_000_000

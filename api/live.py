@@ -9,7 +9,6 @@ within one interval.
 
 from __future__ import annotations
 
-import time
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 from api import access, db, params, queries
 from core.config import Settings
 from core.models import Customer, MeterState
-from core.periods import iso
+from core.periods import iso, now_ms
 from core.series import Series
 
 bp = Blueprint("live", __name__)
@@ -30,9 +29,6 @@ MS_PER_HOUR = 3_600_000
 POLL_EVERY_S = 5
 
 
-def now_ms() -> int:
-    """The wall clock in ms since the epoch."""
-    return time.time_ns() // 1_000_000
 
 
 def reporting(state: MeterState | None, at_ms: int) -> str:

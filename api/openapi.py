@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from api import admin, params
+from api import params
 from core.intervals import GAP_MS
 from core.review import FLAG_KEY_PATTERN
 from core.tariffs import BASE_PLAN
@@ -119,15 +119,15 @@ PARAMETERS = {
                     "schema": {"type": "string", "pattern": MONTH_PATH_PATTERN},
                     "example": f"{EXAMPLES['ano']}-{EXAMPLES['mes']}"},
     "motivo": _query_parameter("motivo", "Só as rejeitadas por esse motivo (malformed, conflict, future_timestamp...)",
-                               {"type": "string", "pattern": admin.REASON_PATTERN}),
+                               {"type": "string", "pattern": params.REASON_PATTERN}),
     "tipo_sinalizada": _query_parameter("tipo", "Só as sinalizadas desse tipo (jump, reset, replacement)",
-                             {"type": "string", "pattern": admin.KIND_PATTERN}),
+                             {"type": "string", "pattern": params.KIND_PATTERN}),
     "medidor": _query_parameter("medidor", "Só as leituras desse medidor",
                                 {"type": "integer", "minimum": 0, "maximum": 2**32 - 1}),
-    "limite_admin": _query_parameter("limite", f"Itens por página (padrão {admin.DEFAULT_LIMIT})",
-                                     {"type": "integer", "minimum": 1, "maximum": admin.MAX_LIMIT}),
+    "limite_admin": _query_parameter("limite", f"Itens por página (padrão {params.ADMIN_DEFAULT_LIMIT})",
+                                     {"type": "integer", "minimum": 1, "maximum": params.ADMIN_MAX_LIMIT}),
     "apos_rejeitadas": _query_parameter("apos", "Cursor da página seguinte, como vem no link `proxima`",
-                                        {"type": "integer", "format": "int64", "minimum": 1, "maximum": admin.MAX_ROW_ID}),
+                                        {"type": "integer", "format": "int64", "minimum": 1, "maximum": params.MAX_ROW_ID}),
     "apos_sinalizadas": _query_parameter("apos", "Cursor da página seguinte, como vem no link `proxima`",
                                          {"type": "string", "pattern": FLAG_KEY_PATTERN},
                                          example=f"{EXAMPLES['apos']}:{EXAMPLES['medidor']}:jump"),

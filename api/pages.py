@@ -17,7 +17,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from api import access, auth, dashboard, db, formats, operator, params, sessions
 from api.errors import Forbidden
-from api.live import POLL_EVERY_S, now_ms
+from api.live import POLL_EVERY_S
+from core.periods import now_ms
 
 log = logging.getLogger(__name__)
 

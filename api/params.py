@@ -23,7 +23,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
+from core import quality
+
 MAX_ID = 2**32 - 1
+# The operator's lists (api.admin): page size, row-id cursor, and the filters' known values.
+ADMIN_DEFAULT_LIMIT, ADMIN_MAX_LIMIT = 100, 1000
+MAX_ROW_ID = 2**63 - 1
+REASON_PATTERN = f"^(?:{'|'.join(quality.REJECTION_REASONS)})$"
+KIND_PATTERN = f"^(?:{'|'.join(quality.FLAG_KINDS)})$"
 MIN_YEAR, MAX_YEAR = 2000, 9999
 DEFAULT_LIMIT, MAX_LIMIT = 1000, 10_000
 MIN_CURSOR, MAX_CURSOR = -(2**63), 2**63 - 1

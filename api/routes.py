@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,10 +17,11 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from api import alert_params, auth, configuracao, db, params, queries, windows
+from api import access, alert_params, auth, configuracao, db, params, queries, windows
 from api.alert_params import AlertFilter
 from api.errors import Conflict, NotFound, error_response, read_body
 from api.openapi import openapi_document
+from core.periods import now_ms
 from core.customers import AlreadyRegistered, delete_customer, register
 from core.models import Customer, MeterState
 from core.rules import EXCESS, VARIATION
@@ -33,23 +33,6 @@ bp = Blueprint("api", __name__)
 PAGE_KEEPS = ("id", "data", "horario", "limite")  # what `proxima` repeats, besides the new `apos`
 
 
-def _now_ms() -> int:
-    """The wall clock in ms since the epoch."""
-    return time.time_ns() // 1_000_000
-
-
-def _principal() -> auth.Principal:
-    """Who sent this request (401 when nobody known)."""
-    return auth.authenticate(db.session(), request.headers.get("Authorization"), db.context().admin_token)
-
-
-def _readable_customer(principal: auth.Principal, customer_id: int) -> Customer:
-    """The customer, once the principal may read it (403) and it exists (404)."""
-    auth.authorize_customer(principal, customer_id)
-    customer = queries.find_customer(db.session(), customer_id)
-    if customer is None:
-        raise NotFound(f"não há cliente com id {customer_id}")
-    return customer
 
 
 def _paginated(listing: queries.Listing, **extras: Any) -> Response:
@@ -64,19 +47,19 @@ def _paginated(listing: queries.Listing, **extras: Any) -> Response:
 @bp.get("/usuario/", strict_slashes=False)
 def usuario() -> Response:
     """The customer, with the accumulated total `consumo_total_kwh`."""
-    principal = _principal()
-    customer = _readable_customer(principal, params.customer_id(request.args))
+    principal = access.principal()
+    customer = access.readable_customer(principal, params.customer_id(request.args))
     return jsonify(queries.customer_document(db.session(), customer, db.context().settings))
 
 
 @bp.get("/usuario/fatura/", strict_slashes=False)
 def fatura() -> Response:
     """The bill of a month: closed as frozen, or open with its projection."""
-    principal = _principal()
+    principal = access.principal()
     customer_id = params.customer_id(request.args)
     wanted = params.bill_month(request.args)
-    customer = _readable_customer(principal, customer_id)
-    document = queries.bill_document(db.session(), customer, wanted, db.context().settings, _now_ms())
+    customer = access.readable_customer(principal, customer_id)
+    document = queries.bill_document(db.session(), customer, wanted, db.context().settings, now_ms())
     if document is None:
         raise NotFound(_no_bill(customer_id, wanted))
     return jsonify(document)
@@ -96,10 +79,10 @@ def _no_bill(customer_id: int, wanted: params.BillMonth) -> str:
 @bp.get("/usuario/consumo/", strict_slashes=False)
 def consumo() -> Response:
     """Every reading, paginated, with the accumulated total."""
-    principal = _principal()
+    principal = access.principal()
     customer_id = params.customer_id(request.args)
     page = params.page(request.args)
-    _readable_customer(principal, customer_id)
+    access.readable_customer(principal, customer_id)
     zone = db.context().settings.zone
     return _paginated(queries.all_consumption(db.session(), customer_id, page, zone))
 
@@ -107,11 +90,11 @@ def consumo() -> Response:
 @bp.get("/usuario/consumo/data/", strict_slashes=False)
 def consumo_data() -> Response:
     """Readings and consumption of one local day, or of that day in every year with data."""
-    principal = _principal()
+    principal = access.principal()
     customer_id = params.customer_id(request.args)
     day = params.day(request.args)
     page = params.page(request.args)
-    _readable_customer(principal, customer_id)
+    access.readable_customer(principal, customer_id)
     zone = db.context().settings.zone
     spans = windows.day_windows(windows.dates(day, *_reading_span(customer_id), zone), zone)
     listing = queries.period_consumption(db.session(), customer_id, spans, page, zone)
@@ -121,12 +104,12 @@ def consumo_data() -> Response:
 @bp.get("/usuario/consumo/horario/", strict_slashes=False)
 def consumo_horario() -> Response:
     """Readings and consumption of one second or minute of a day (same forms of day)."""
-    principal = _principal()
+    principal = access.principal()
     customer_id = params.customer_id(request.args)
     day = params.day(request.args)
     wall = params.clock(request.args)
     page = params.page(request.args)
-    _readable_customer(principal, customer_id)
+    access.readable_customer(principal, customer_id)
     zone = db.context().settings.zone
     spans = windows.clock_windows(windows.dates(day, *_reading_span(customer_id), zone), wall, zone)
     listing = queries.period_consumption(db.session(), customer_id, spans, page, zone)
@@ -144,11 +127,11 @@ def _reading_span(customer_id: int) -> tuple[int | None, int | None]:
 
 def _alerts(tipo: str) -> Response:
     """The alert list of one rule, optionally only in one state and raised since an instant."""
-    principal = _principal()
+    principal = access.principal()
     customer_id = params.customer_id(request.args)
     zone = db.context().settings.zone
     wanted = AlertFilter(estado=params.alert_state(request.args), since_ms=alert_params.since(request.args, zone))
-    _readable_customer(principal, customer_id)
+    access.readable_customer(principal, customer_id)
     return jsonify(queries.alerts_document(db.session(), customer_id, tipo, wanted, zone))
 
 
@@ -168,14 +151,14 @@ def alerta_excesso() -> Response:
 @db.writes
 def cadastro() -> tuple[Response, int, dict[str, str]]:
     """Register a customer (admin only); its readings sent before are billed at once."""
-    principal = _principal()
+    principal = access.principal()
     raw = read_body()
     body = params.customer_body(raw)
     session, settings = db.session(), db.context().settings
     terms = configuracao.optional_terms(raw, settings.schedule.plans)
     auth.require_admin(principal)
     try:
-        customer, token = register(session, body.id, body.nome, body.endereco, settings, _now_ms(), terms=terms)
+        customer, token = register(session, body.id, body.nome, body.endereco, settings, now_ms(), terms=terms)
     except AlreadyRegistered:
         raise Conflict(f"já existe um cliente com id {body.id}; remova-o antes ou use outro id") from None
     document = queries.customer_document(session, customer, settings)
@@ -189,7 +172,7 @@ def cadastro() -> tuple[Response, int, dict[str, str]]:
 @db.writes
 def delete() -> Response:
     """Delete a customer and everything measured for it (admin only)."""
-    principal = _principal()
+    principal = access.principal()
     customer_id = params.customer_id(request.args)
     auth.require_admin(principal)
     session = db.session()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import time
 import functools
 from datetime import date, datetime, timedelta, timezone
 from typing import NamedTuple
@@ -29,6 +30,11 @@ class Cycle(NamedTuple):
     def label(self) -> str:
         """`YYYY-MM`, the cause key of this cycle's alerts."""
         return f"{self.ano:04d}-{self.mes:02d}"
+
+
+def now_ms() -> int:
+    """The wall clock in milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
 
 
 def to_ms(moment: datetime) -> int:

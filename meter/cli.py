@@ -16,13 +16,13 @@ from typing import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from core.config import ConfigError, Settings
-from core.periods import iso
+from core.periods import iso, now_ms
 from core.wire import encode, encode_json
 from meter import health
 from meter.anomalies import Anomaly, Script, parse_anomaly, scripts_for
 from meter.neighbourhood import MAX_METER_ID, build_stations, raise_file_limit
 from meter.premises import FACTORIES
-from meter.publisher import Publisher, wall_clock_ms
+from meter.publisher import Publisher
 from meter.register import StateError
 from meter.timeline import DEFAULT_STEP_MS, History, parse_duration, parse_since, parse_speed
 
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         ids = range(chosen, chosen + 1)
     try:
-        history, scripts = plan(args, settings, ids, wall_clock_ms())
+        history, scripts = plan(args, settings, ids, now_ms())
     except ValueError as error:
         print(f"meter: {error}", file=sys.stderr)
         return 2

@@ -47,6 +47,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from core.periods import now_ms
 from core.wire import Reading, topic_for
 from meter.anomalies import NO_FAULTS, Script
 from meter.device import Meter
@@ -77,16 +78,11 @@ class Station:
     index: int = 0  # its place in the publisher's list
 
 
-def wall_clock_ms() -> int:
-    """Milliseconds since the Unix epoch, now."""
-    return time.time_ns() // 1_000_000
-
-
 @dataclass(frozen=True)
 class Clock:
     """Where the loop reads the time: the wall clock stamps readings, the monotonic one schedules them."""
 
-    wall_ms: Callable[[], int] = wall_clock_ms
+    wall_ms: Callable[[], int] = now_ms
     monotonic: Callable[[], float] = time.monotonic
 
 
