@@ -28,6 +28,8 @@ from core.series import Series
 
 log = logging.getLogger(__name__)
 
+AFTER_ALL_MS = 2**62  # an instant after every reading
+
 
 def closed_cycle(
     session: Session, series: Series, customer: Customer, computed: CycleBill,
@@ -61,9 +63,15 @@ def check_excess(
         return None
     target = computed.start_register + threshold * 1000
     crossing = series.first_reaching(computed.start, computed.end, target)
+    if crossing is None and computed.priced is not None and computed.end_register >= target:
+        # A closed cycle that passed its threshold while no reading of it was stored (the meter
+        # was silent, or its readings were still on their way through another worker): the first
+        # reading after the cycle's end shows it. The consumption stays the cycle's own.
+        crossing = series.first_reaching(computed.end, AFTER_ALL_MS, target)
     if crossing is None:
         return str(target)
-    consumption = kwh_from_wh(series.adjusted(crossing.ts, crossing.wh) - computed.start_register)
+    reached = min(series.adjusted(crossing.ts, crossing.wh), computed.end_register)
+    consumption = kwh_from_wh(reached - computed.start_register)
     raise_alert(session, customer.id, rules.EXCESS, computed.cycle.label(), computed.cycle, now_ms, {
         "consumo_kwh": float(consumption),
         "limite_kwh": float(kwh(threshold)),

@@ -76,7 +76,7 @@ class Settings:
     timezone: str = DEFAULT_TIMEZONE
     admin_token: str | None = None
     ingest_client_id: str = DEFAULT_CLIENT_ID
-    ingest_batch: int = 1000
+    ingest_batch: int = 10_000
     ingest_share_group: str | None = None
     ingest_metrics_host: str = "127.0.0.1"
     ingest_metrics_port: int = 0  # 0: no /metrics and /healthz server
@@ -88,6 +88,7 @@ class Settings:
     tariffs: Schedule = field(default_factory=Schedule)  # everything of [tariff] but the SPEC keys
     alerts: AlertConfig = field(default_factory=AlertConfig)
     raw_days: int = 90
+    prune_every_s: int = 3600  # how often the worker looks for raw readings past raw_days
     max_power_w: int = 60_000
 
     @property
@@ -120,7 +121,7 @@ class Settings:
             timezone=_timezone(env.get("ENERGY_TIMEZONE") or toml.get("timezone") or DEFAULT_TIMEZONE),
             admin_token=_admin_token(env.get("ENERGY_ADMIN_TOKEN")),
             ingest_client_id=env.get("INGEST_CLIENT_ID") or DEFAULT_CLIENT_ID,
-            ingest_batch=_bounded(env.get("INGEST_BATCH_SIZE"), "INGEST_BATCH_SIZE", 1000, 1, 60_000),
+            ingest_batch=_bounded(env.get("INGEST_BATCH_SIZE"), "INGEST_BATCH_SIZE", 10_000, 1, 60_000),
             ingest_share_group=env.get("INGEST_SHARE_GROUP") or None,
             ingest_metrics_host=env.get("INGEST_METRICS_HOST") or "127.0.0.1",
             ingest_metrics_port=_bounded(env.get("INGEST_METRICS_PORT"), "INGEST_METRICS_PORT", 0, 0, 65535),
@@ -153,6 +154,7 @@ def apply_toml(settings: Settings, toml: Mapping[str, Any]) -> Settings:
         tariffs=_schedule(tariff) if set(tariff) - set(SPEC_KEYS) else settings.tariffs,
         alerts=_alerts(alerts, settings.alerts),
         raw_days=_int(retention, "retention.raw_days", settings.raw_days, 0, 100_000),
+        prune_every_s=60 * _int(retention, "retention.every_minutes", settings.prune_every_s // 60, 1, 10_080),
         max_power_w=int(
             _decimal(quality, "quality.max_power_kw", Decimal(settings.max_power_w) / 1000) * 1000
         ),

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.config import Settings
 from core.db import insert_ignore
-from core.models import Alert, AlertWatch, Bill, Customer, MeterState, Reading, ReadingFlag
+from core.models import Alert, AlertWatch, Bill, Customer, MeterState, Reading, ReadingFlag, ReadingInterval
 from core.settlement import settle
 from core.terms import apply_terms
 from core.tokens import hash_token, new_token
@@ -63,7 +63,7 @@ def delete_customer(session: Session, meter_id: int) -> bool:
     customer = session.get(Customer, meter_id)
     if customer is None:
         return False
-    for model in (Reading, ReadingFlag, AlertWatch):
+    for model in (Reading, ReadingInterval, ReadingFlag, AlertWatch):
         session.execute(delete(model).where(model.meter_id == meter_id))
     for model in (Bill, Alert):
         session.execute(delete(model).where(model.customer_id == meter_id))

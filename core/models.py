@@ -42,6 +42,8 @@ class MeterState(Base):
 
     `adjust_wh` is the sum of the corrections of every register drop up to the latest reading,
     so `last_wh + adjust_wh` is the latest value of the reset-free register ("adjusted").
+    `pruned_to` is how far retention has thinned its raw readings (`core.retention`) and
+    `pruned_readings` how many it removed; `readings` counts those still stored.
     `registered` says a customer holds this id; `cycle_end` is the end of the open billing cycle
     of that customer (None until it is first settled); `excess_at` the adjusted register at which this cycle's excess alert
     fires (None when the rule has no threshold or has fired).
@@ -59,6 +61,30 @@ class MeterState(Base):
     registered: Mapped[bool] = mapped_column(Boolean, default=False)
     cycle_end: Mapped[int | None] = mapped_column(BigInteger)
     excess_at: Mapped[str | None] = mapped_column(String(40))
+    pruned_to: Mapped[int | None] = mapped_column(BigInteger)
+    pruned_readings: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class ReadingInterval(Base):
+    """A meter's readings of one 15-minute bucket, summed up (the rollup; `core.rollups`).
+
+    `start` is a multiple of 15 minutes in UTC milliseconds (every local hour and day starts on
+    one); `readings` counts the readings received in `[start, start + 15 min)`, and the first and
+    the last of them are kept with their raw registers: the register at any instant on the
+    15-minute grid, and so the energy of every quarter hour, hour, day and cycle, follows from
+    these rows alone, exactly as from the raw readings.
+    """
+
+    __tablename__ = "reading_intervals"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    meter_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    start: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    readings: Mapped[int] = mapped_column(Integer)
+    first_ts: Mapped[int] = mapped_column(BigInteger)
+    first_wh: Mapped[int] = mapped_column(BigInteger)
+    last_ts: Mapped[int] = mapped_column(BigInteger)
+    last_wh: Mapped[int] = mapped_column(BigInteger)
 
 
 class ReadingFlag(Base):

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import BigInteger, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from core.models import ReadingFlag, RejectedReading
@@ -57,7 +57,9 @@ def rejected(session: Session, zone: ZoneInfo, *, reason: str | None = None, met
         conditions.append(RejectedReading.meter_id == meter_id)
     total = session.scalar(select(func.count()).select_from(RejectedReading).where(*conditions)) or 0
     if before_id is not None:
-        conditions.append(RejectedReading.id < before_id)
+        # Bound as a BIGINT: a cursor past PostgreSQL's 32-bit ids is valid (it lists from the newest),
+        # and the psycopg dialect would otherwise cast it to the column's INTEGER and fail.
+        conditions.append(RejectedReading.id < literal(before_id, BigInteger))
     rows = list(session.scalars(
         select(RejectedReading).where(*conditions).order_by(RejectedReading.id.desc()).limit(limit + 1)
     ))

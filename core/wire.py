@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import struct
@@ -61,9 +62,17 @@ def alert_topic(meter_id: int) -> str:
 
 def meter_id_from_topic(topic: str) -> int:
     """The canonical decimal id in `meters/<id>/reading`, or `Rejected(bad_topic)`."""
+    meter_id = _topic_id(topic)
+    if meter_id is None:
+        raise Rejected(BAD_TOPIC, f"topic {topic[:80]!r} is not meters/<decimal id>/reading")
+    return meter_id
+
+
+@functools.lru_cache(maxsize=65_536)  # a worker sees the same meters' topics again and again
+def _topic_id(topic: str) -> int | None:
     match = _TOPIC.fullmatch(topic)
     if not match or int(match.group(1)) > MAX_METER_ID:
-        raise Rejected(BAD_TOPIC, f"topic {topic[:80]!r} is not meters/<decimal id>/reading")
+        return None
     return int(match.group(1))
 
 

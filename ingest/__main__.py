@@ -1,4 +1,5 @@
-"""`python -m ingest`: the ingest worker; `rejected`, `flagged`: what it refused or flagged; `health`."""
+"""`python -m ingest`: the ingest worker; `rejected`, `flagged`: what it refused or flagged; `health`;
+`prune` and `backup`: the database's upkeep."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
@@ -19,7 +21,7 @@ from core.db import make_engine, make_sessionmaker, migrate
 from core.periods import iso
 from core.quality import JUMP, REPLACEMENT, RESET
 from core.wire import decode
-from ingest import status
+from ingest import maintenance, status
 from ingest.worker import DB_LOCK_TIMEOUT_MS, Worker
 
 FLAG_KINDS = (JUMP, RESET, REPLACEMENT)
@@ -48,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     flagged.add_argument("--json", action="store_true", help="one JSON object per line")
     health = commands.add_parser("health", help="exit 0 when the running worker says it is healthy, else 1")
     health.add_argument("--metrics-port", type=int, help="its INGEST_METRICS_PORT (default from the environment)")
+    commands.add_parser("prune", help="remove now the raw readings past [retention] raw_days (the worker does it hourly)")
+    backup = commands.add_parser("backup", help="write a consistent copy of the SQLite database while everything runs")
+    backup.add_argument("file", type=Path, help="the new file (it must not exist)")
     commands.add_parser(
         "decode", help="turn `mosquitto_sub -F '%%t %%x'` lines on stdin into readable readings",
     )
@@ -67,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         return list_flagged(settings, args.limit, args.kind, args.meter, args.json)
     if args.command == "health":
         return health_check(settings, args.metrics_port)
+    if args.command == "prune":
+        return maintenance.prune_now(settings)
+    if args.command == "backup":
+        return maintenance.backup(settings, args.file)
     if args.command == "decode":
         return decode_lines(sys.stdin, settings)
     return run(settings)

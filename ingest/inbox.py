@@ -18,12 +18,12 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """A message from the network thread, tagged with the connection it arrived on."""
+class Incoming(NamedTuple):
+    """A message from the network thread, tagged with the connection it arrived on (a tuple:
+    one is made per message, in the thread that reads the socket)."""
 
     mid: int
     qos: int
@@ -43,6 +43,7 @@ class Inbox:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._room = threading.Condition(self._lock)
+        self._taking = False  # whether `take` waits for messages (else `put` need not wake it)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -52,10 +53,11 @@ class Inbox:
         with self._lock:
             if len(self._items) >= self.capacity:
                 self.waits += 1
-            while len(self._items) >= self.capacity and not stopping.is_set():
-                self._room.wait(0.5)
+                while len(self._items) >= self.capacity and not stopping.is_set():
+                    self._room.wait(0.5)
             self._items.append(item)
-            self._changed.notify()
+            if self._taking:
+                self._changed.notify()
 
     def take(self, limit: int, first_wait: float, more_wait: float) -> list[Incoming]:
         """Up to `limit` messages: wait up to `first_wait` s for one, then up to `more_wait` s more.
@@ -67,16 +69,19 @@ class Inbox:
         batch: list[Incoming] = []
         deadline = time.monotonic() + first_wait
         with self._changed:
+            items = self._items
             while len(batch) < limit:
-                if self._items:
+                if items:
                     if not batch:
                         deadline = time.monotonic() + more_wait
-                    batch.append(self._items.popleft())
+                    batch.extend(items.popleft() for _ in range(min(limit - len(batch), len(items))))
                     continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
+                self._taking = True
                 self._changed.wait(remaining)
+                self._taking = False
             if batch:
                 self._room.notify_all()
         return batch
@@ -86,6 +91,7 @@ class Inbox:
         with self._lock:
             kept = [item for item in self._items if item.connection >= connection]
             dropped = len(self._items) - len(kept)
-            self._items = collections.deque(kept)
+            self._items.clear()  # in place: `take` may hold the deque while it waits
+            self._items.extend(kept)
             self._room.notify_all()
         return dropped

@@ -42,6 +42,7 @@ class Metrics:
     unacknowledged: int = 0
     redundant_dropped: int = 0
     database_retries: int = 0
+    pruned: int = 0
     database_ok: bool = True
     alerts_published: int = 0
     connected: bool = False
@@ -142,6 +143,9 @@ class Metrics:
                      [("", s["redundant_dropped"])]),
             *_family("energy_ingest_database_retries_total", "counter", "Batches retried because the database was locked or unreachable.",
                      [("", s["database_retries"])]),
+            *_family("energy_ingest_pruned_total", "counter",
+                     "Raw readings past the retention window removed (their 15-minute buckets' first and last stay).",
+                     [("", s["pruned"])]),
             *_family("energy_ingest_database_up", "gauge", "0 while the last attempt to commit failed.", [("", int(s["database_ok"]))]),
             *_family("energy_ingest_alerts_published_total", "counter", "Alerts the broker acknowledged on alerts/<id>.",
                      [("", s["alerts_published"])]),

@@ -31,12 +31,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
 from core.credentials import INGEST_SECRET, INGEST_USER, mqtt_login
-from core import quality
+from core import quality, retention
 from core.db import is_transient
 from core.models import RejectedReading
 from core.silence import raise_silent
 from core.wire import SYS_DROPPED_TOPIC, SYS_STORED_TOPIC, TOPIC_FILTER, Rejected
-from ingest import outbox
+from ingest import acks, outbox
 from ingest.inbox import Inbox, Incoming
 from ingest.metrics import Metrics
 from ingest.store import Message, rejected_row, store_batch, topic_meter
@@ -50,6 +50,7 @@ OUTBOX_EVERY_S = 0.5
 SUMMARY_EVERY_S = 10.0
 SILENCE_EVERY_S = (1.0, 30.0)  # bounds of how often silent meters are looked for
 RETRY_FIRST_S, RETRY_MAX_S = 0.1, 2.0
+PRUNE_SLICE_EVERY_S = 1.0  # while retention has work, one slice (tens of ms) per second between batches
 # SPEC §7: SIGTERM ends the worker within 5 s. A signal is handled between two attempts to
 # commit (at most DB_LOCK_TIMEOUT_MS late), the worker keeps trying for DRAIN_S more, and its last
 # attempt may wait DB_LOCK_TIMEOUT_MS again: 0.5 + 2 + 0.5 s, then a disconnect of milliseconds.
@@ -135,6 +136,7 @@ class Worker:
         """The batch loop, until `stop()`; then commit what is held, acknowledge, disconnect."""
         self.start()
         next_outbox = next_summary = next_silence = time.monotonic()
+        next_prune = next_outbox + self.settings.prune_every_s
         while not self.stopping.is_set():
             self.heartbeat = time.monotonic()
             batch = self.inbox.take(self.settings.ingest_batch, IDLE_WAIT_S, BATCH_WAIT_S)
@@ -150,6 +152,8 @@ class Worker:
             if moment >= next_outbox:
                 self._publish_alerts()
                 next_outbox = moment + OUTBOX_EVERY_S
+            if moment >= next_prune:
+                next_prune = moment + self._prune_slice()
             if moment >= next_summary:
                 log.info("%s", self.metrics.summary())
                 next_summary = moment + SUMMARY_EVERY_S
@@ -268,14 +272,12 @@ class Worker:
 
     def _acknowledge(self, batch: list[Incoming]) -> None:
         """Acknowledge, in arrival order, the messages that came on the still-open connection."""
-        acknowledged = 0
         with self._link:
             current = self.connection
-            for item in batch:
-                if item.connection == current and item.qos > 0:
-                    self.client.ack(item.mid, item.qos)
-                    acknowledged += 1
-        self.metrics.add(acknowledged=acknowledged, unacknowledged=len(batch) - acknowledged)
+            # The subscription is QoS 1, so the broker delivers at QoS 1 at most: PUBACK fits all.
+            ours = [item for item in batch if item.connection == current and item.qos > 0]
+            acks.acknowledge(self.client, [item.mid for item in ours])
+        self.metrics.add(acknowledged=len(ours), unacknowledged=len(batch) - len(ours))
 
     def _publish_alerts(self) -> None:
         """Mark acknowledged alerts as published and publish the ones due."""
@@ -314,6 +316,25 @@ class Worker:
             return
         if raised:
             log.warning("%d meter(s) went silent", raised)
+
+    def _prune_slice(self) -> float:
+        """One short transaction of retention (`core.retention`); returns when to run the next."""
+        limit = retention.cutoff(now_ms(), self.settings.raw_days)
+        if limit is None:
+            return self.settings.prune_every_s
+        try:
+            with self.sessions.begin() as session:
+                progress = retention.prune_slice(session, limit)
+        except OperationalError as error:
+            log.warning("retention postponed: %s", str(error).splitlines()[0])
+            return PRUNE_SLICE_EVERY_S if is_transient(error) else self.settings.prune_every_s
+        except Exception:  # retention must never stop the readings from being stored
+            log.exception("retention failed; trying again in %d s", self.settings.prune_every_s)
+            return self.settings.prune_every_s
+        if progress.removed:
+            self.metrics.add(pruned=progress.removed)
+            log.info("retention: removed %d raw readings of %d meters", progress.removed, progress.meters)
+        return self.settings.prune_every_s if progress.done else PRUNE_SLICE_EVERY_S
 
     def _publish(self, topic: str, payload: bytes) -> int | None:
         info = self.client.publish(topic, payload, qos=1)

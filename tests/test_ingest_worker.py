@@ -8,6 +8,8 @@ PUBACKs the worker would send. The same rules are checked on real traffic in tes
 
 from __future__ import annotations
 
+import struct
+
 import sqlite3
 import threading
 import time
@@ -35,6 +37,11 @@ class RecordingClient:
 
     def ack(self, mid: int, qos: int) -> None:
         self.acks.append(mid)
+
+    def _packet_queue(self, command: int, packet: bytes, mid: int, qos: int) -> None:
+        """What `ingest.acks` queues: a batch's PUBACKs packed into one write."""
+        assert command == 0x40 and len(packet) % 4 == 0
+        self.acks += [struct.unpack_from("!BBH", packet, offset)[2] for offset in range(0, len(packet), 4)]
 
     def subscribe(self, *_args, **_kwargs) -> tuple[int, int]:
         self.subscriptions += 1

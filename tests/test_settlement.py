@@ -96,6 +96,19 @@ def test_just_under_the_threshold_raises_nothing(db, utc):
         assert Decimal(session.get(MeterState, 7).excess_at) == 480_000  # armed: 220 kWh + 260 kWh
 
 
+def test_a_threshold_passed_while_the_meter_was_silent_raises_excess_when_the_cycle_closes(db, utc):
+    """No reading of cycle 2024-04 reaches the threshold: the meter is silent from Mar 10 to Apr 12.
+    The closed bill shows it passed (Apr 10 lies on the way to Apr 12), so `excesso` is raised."""
+    enrol(db, utc)
+    for reading in HISTORY[:3] + [(at(2024, 4, 12), 600_000)]:
+        deliver(db, utc, [reading])
+    [april] = [bill for bill in bills(db) if bill[:2] == (2024, 4)]
+    assert Decimal(april[2]) >= 260
+    [excess] = alerts(db, kinds=("excesso",))
+    assert (excess.ano, excess.mes, excess.detalhes["leitura"]) == (2024, 4, "2024-04-12T00:00:00+00:00")
+    assert excess.detalhes["consumo_kwh"] == float(april[2]) and excess.detalhes["limite_kwh"] == 260.0
+
+
 def test_redelivery_of_everything_changes_nothing(db, utc):
     enrol(db, utc)
     for reading in HISTORY:
