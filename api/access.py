@@ -21,3 +21,11 @@ def readable_customer(who: auth.Principal, customer_id: int) -> Customer:
     if customer is None:
         raise NotFound(f"não há cliente com id {customer_id}")
     return customer
+
+
+def check_readable(who: auth.Principal, customer_id: int) -> None:
+    """403 unless `who` may read the customer, 404 unless it exists; its row is not loaded."""
+    auth.authorize_customer(who, customer_id)
+    # A customer's own token was found a moment ago in this same transaction: the customer exists.
+    if who.is_admin and not queries.customer_exists(db.session(), customer_id):
+        raise NotFound(f"não há cliente com id {customer_id}")

@@ -57,7 +57,7 @@ def open_bill(session: Session, customer: Customer, settings: Settings, now_ms: 
     if state is None or state.last_ts is None:
         return None
     cycle = cycle_of(state.last_ts, closing_day(customer, settings), settings.zone)
-    document = bill_document(session, customer, BillMonth(cycle.mes, cycle.ano), settings, now_ms)
+    document = bill_document(session, customer.id, BillMonth(cycle.mes, cycle.ano), settings, now_ms)
     return document if document and document["status"] == OPEN else None
 
 

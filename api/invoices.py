@@ -39,7 +39,7 @@ def invoice(ident: str, mes: str) -> Response:
     wanted = _month(mes)
     customer = access.readable_customer(principal, customer_id)
     session, settings = db.session(), db.context().settings
-    document = queries.bill_document(session, customer, wanted, settings, now_ms())
+    document = queries.bill_document(session, customer.id, wanted, settings, now_ms())
     if document is None:
         raise NotFound(f"o cliente {customer_id} não tem fatura do mês {mes}")
     view = invoice_view(customer, document, settings)

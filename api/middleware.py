@@ -23,11 +23,14 @@ DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"
 def secure_headers(response: Response) -> Response:
     """Add the security headers. Answers carry customer data or tokens, so no cache keeps them
     unless a view says otherwise (static files, when they come, set their own Cache-Control)."""
-    for name, value in COMMON_HEADERS.items():
-        response.headers.setdefault(name, value)
     html = response.mimetype == "text/html"
-    response.headers.setdefault("Content-Security-Policy", HTML_POLICY if html else DATA_POLICY)
-    response.headers.setdefault("Cache-Control", "no-store")
+    wanted = {**COMMON_HEADERS, "Content-Security-Policy": HTML_POLICY if html else DATA_POLICY, "Cache-Control": "no-store"}
+    # One pass over the headers a view set, not `setdefault` per name: Werkzeug answers a missing
+    # name by raising and catching an exception, seven times a request.
+    present = {name.lower() for name, _ in response.headers}
+    for name, value in wanted.items():
+        if name.lower() not in present:
+            response.headers.add(name, value)
     return response
 
 

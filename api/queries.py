@@ -11,19 +11,22 @@ from decimal import Decimal
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from api.alert_params import AlertFilter
+from api.encoding import Encoded
 from api.params import BillMonth, Page
+from api.reading_times import iso_times
 from api.windows import EVERYTHING, Window
 from core.bills import (bill_cycles, closed_bill_document, closing_day, compute, freeze, frozen_bills,
                         open_bill_document, previous_bill)
 from core.config import Settings
 from core.documents import alert_document
-from core.models import Alert, Customer, MeterState, Reading
+from core.models import Alert, Bill, Customer, MeterState, Reading, ReadingInterval
 from core.money import kwh_from_wh
 from core.periods import Cycle, iso
+from core.rollups import on_grid
 from core.series import Series
 
 
@@ -40,6 +43,11 @@ def find_customer(session: Session, customer_id: int) -> Customer | None:
     return session.get(Customer, customer_id)
 
 
+def customer_exists(session: Session, customer_id: int) -> bool:
+    """Whether an id is registered, without loading its row."""
+    return session.scalar(_CUSTOMER_ID, {"customer": customer_id}) is not None
+
+
 def customer_document(session: Session, customer: Customer, settings: Settings) -> dict[str, Any]:
     """The customer with its accumulated total and latest reading."""
     zone = settings.zone
@@ -54,6 +62,7 @@ def customer_document(session: Session, customer: Customer, settings: Settings) 
         "ultima_leitura": iso(state.last_ts, zone) if state else None,
         "primeira_leitura": iso(state.first_ts, zone) if state else None,
         "total_leituras": state.readings if state else 0,
+        "leituras_resumidas": state.pruned_readings if state else 0,
         "cadastrado_em": iso(customer.created_at, zone),
     }
 
@@ -64,7 +73,8 @@ def all_consumption(session: Session, customer_id: int, page: Page, zone: ZoneIn
     state = _state_with_readings(session, customer_id)
     total = _total_wh(series, state) if state else Decimal(0)
     count = state.readings if state else 0
-    return _listing(series, customer_id, [EVERYTHING], total, count, page, zone)
+    readings, more = _page(series, [EVERYTHING], page)
+    return _listing(customer_id, readings, more, total, count, zone)
 
 
 def period_consumption(
@@ -72,9 +82,35 @@ def period_consumption(
 ) -> Listing:
     """Consumption and readings of some windows of time, summed over the windows."""
     series = Series(session, customer_id)
-    consumed = sum((series.consumption_wh(start, end) for start, end in windows), Decimal(0))
-    count = sum(series.count(start, end) for start, end in windows)
-    return _listing(series, customer_id, windows, consumed, count, page, zone)
+    # Every window's two ends in one statement (`Series.consumption_wh` takes one per end); the
+    # register is 0 at both ends only for a meter without readings, whose consumption is 0.
+    registers = series.registers(bound for window in windows for bound in window)
+    consumed = sum((registers[end] - registers[start] for start, end in windows), Decimal(0))
+    readings, more = _page(series, windows, page)
+    if page.after is None and not more:
+        count = len(readings)  # the first page holds every reading of the windows: no count to run
+    else:
+        count = _count(series, windows)
+    return _listing(customer_id, readings, more, consumed, count, zone)
+
+
+def _count(series: Series, windows: Sequence[Window]) -> int:
+    """How many readings the windows hold: from the 15-minute rollup where it says exactly that.
+
+    The rollup (`core.rollups`) counts the readings each bucket received, in the transaction that
+    stored them; retention thins raw readings only before the meter's `pruned_to`. So a window on
+    the grid from `pruned_to` on holds what its buckets received: about a hundred rows to add for
+    a day of a 5-second meter instead of 17,280 index entries to count.
+    """
+    session, meter = series.session, {"meter": series.meter_id}
+    pruned_to = session.scalar(_PRUNED_TO, meter)
+    total = 0
+    for start, end in windows:
+        if on_grid(start) and on_grid(end) and (pruned_to is None or pruned_to <= start):
+            total += session.scalar(_RECEIVED, {**meter, "start": start, "end": end})
+        else:
+            total += series.count(start, end)
+    return total
 
 
 def period_documents(windows: Sequence[Window], zone: ZoneInfo) -> list[dict[str, str | None]]:
@@ -82,20 +118,32 @@ def period_documents(windows: Sequence[Window], zone: ZoneInfo) -> list[dict[str
     return [{"inicio": _iso_or_none(start, zone), "fim": _iso_or_none(end, zone)} for start, end in windows]
 
 
-def bill_document(session: Session, customer: Customer, wanted: BillMonth, settings: Settings, now_ms: int) -> dict[str, Any] | None:
-    """The bill of a month, closed (frozen) or open with its projection; None when there is none."""
-    state = _state_with_readings(session, customer.id)
-    if state is None or wanted.conflicting:
+def bill_document(session: Session, customer_id: int, wanted: BillMonth, settings: Settings, now_ms: int) -> dict[str, Any] | None:
+    """The bill of a month, closed (frozen) or open with its projection; None when there is none.
+
+    The customer's row is read only when the bill is not frozen: a frozen one needs only the id.
+    """
+    if wanted.conflicting:
+        return None
+    if wanted.ano is not None:
+        # A frozen bill is the answer for its cycle whatever else is stored (every frozen cycle
+        # lies between the customer's first and open cycles), so one indexed row answers it.
+        found = session.execute(_FROZEN_BILL, {"customer": customer_id, "ano": wanted.ano, "mes": wanted.mes}).first()
+        if found is not None:
+            return closed_bill_document(found, settings.zone)
+    state = _state_with_readings(session, customer_id)
+    customer = find_customer(session, customer_id)
+    if state is None or customer is None:
         return None
     day, zone = closing_day(customer, settings), settings.zone
-    bills = frozen_bills(session, customer.id)
+    bills = frozen_bills(session, customer_id)
     cycle = _wanted_cycle(*bill_cycles(state, day, zone, bills), wanted)
     if cycle is None:
         return None
     frozen = next((bill for bill in bills if (bill.ano, bill.mes) == cycle), None)
     if frozen is not None:
         return closed_bill_document(frozen, zone)
-    computed = compute(Series(session, customer.id), cycle, customer, settings, previous_bill(bills, cycle))
+    computed = compute(Series(session, customer_id), cycle, customer, settings, previous_bill(bills, cycle))
     if computed.end <= state.last_ts:
         # Closed, but the worker has not frozen it yet: show what it will freeze, as it will.
         return closed_bill_document(freeze(computed, customer, now_ms), zone)
@@ -143,31 +191,78 @@ def _wanted_cycle(first: Cycle, last: Cycle, wanted: BillMonth) -> Cycle | None:
     return cycle if cycle >= first else None
 
 
+# Built once: composing a statement costs about as much as SQLite running it. Statements of
+# plain columns name the table's (`__table__.c`), not the mapped class's: the session then runs
+# them as Core, skipping the ORM's per-statement set-up (half the cost of a small read).
+_READINGS = Reading.__table__.c
+_INTERVALS = ReadingInterval.__table__.c
+_PRUNED_TO = select(MeterState.__table__.c.pruned_to).where(MeterState.__table__.c.meter_id == bindparam("meter"))
+_RECEIVED = select(func.coalesce(func.sum(_INTERVALS.readings), 0)).where(
+    _INTERVALS.meter_id == bindparam("meter"), _INTERVALS.start >= bindparam("start"), _INTERVALS.start < bindparam("end"))
+_CUSTOMER_ID = select(Customer.__table__.c.id).where(Customer.__table__.c.id == bindparam("customer"))
+_BILLS = Bill.__table__.c
+_FROZEN_BILL = select(Bill.__table__).where(
+    _BILLS.customer_id == bindparam("customer"), _BILLS.ano == bindparam("ano"), _BILLS.mes == bindparam("mes"))
+_READINGS_PAGE = (
+    select(_READINGS.ts, _READINGS.wh)
+    .where(_READINGS.meter_id == bindparam("meter"), _READINGS.ts >= bindparam("low"), _READINGS.ts < bindparam("end"))
+    .order_by(_READINGS.ts)
+    .limit(bindparam("limit"))
+)
+
+
 def _listing(
-    series: Series, customer_id: int, windows: Sequence[Window], consumed_wh: Decimal, count: int, page: Page, zone: ZoneInfo
+    customer_id: int, readings: Sequence[tuple[int, int]], more: bool, consumed_wh: Decimal, count: int, zone: ZoneInfo
 ) -> Listing:
-    """The consumption document of some windows, with one page of their readings."""
-    readings, more = _page(series, windows, page)
+    """The consumption document of some windows, with one page of their readings (`more`: others follow)."""
     document = {
         "id": customer_id,
         "consumo_kwh": kwh_from_wh(consumed_wh),
         "total_leituras": count,
-        "leituras": [{"ts": iso(reading.ts, zone), "kwh": kwh_from_wh(reading.wh)} for reading in readings],
+        "leituras": _readings_json(readings, zone),
         "proxima": None,
     }
-    return Listing(document, readings[-1].ts if more else None)
+    return Listing(document, readings[-1][0] if more else None)
 
 
-def _page(series: Series, windows: Sequence[Window], page: Page) -> tuple[list[Reading], bool]:
-    """Up to `page.limit` readings after the cursor across windows in time order, and whether more follow."""
-    found: list[Reading] = []
+def _page(series: Series, windows: Sequence[Window], page: Page) -> tuple[list[Row[tuple[int, int]]], bool]:
+    """Up to `page.limit` readings (`ts`, `wh`) after the cursor across windows in time order, and whether more follow.
+
+    Plain rows, not ORM objects: a page holds up to 10,000 readings, and building an object for
+    each took longer than the query.
+    """
+    found: list[Row[tuple[int, int]]] = []
     for start, end in windows:
         if page.after is not None and end <= page.after + 1:
             continue
-        found += series.page(start, end, page.after, page.limit + 1 - len(found))
+        low = start if page.after is None else max(start, page.after + 1)
+        wanted = {"meter": series.meter_id, "low": low, "end": end, "limit": page.limit + 1 - len(found)}
+        found += series.session.execute(_READINGS_PAGE, wanted).all()
         if len(found) > page.limit:
             break
     return found[: page.limit], len(found) > page.limit
+
+
+def _readings_json(readings: Sequence[tuple[int, int]], zone: ZoneInfo) -> Encoded:
+    """A page of readings as the JSON text the encoder would write for `[{"ts": ..., "kwh": ...}, ...]`.
+
+    Written directly, in half the time the encoder takes for a page of thousands: times hold no
+    character JSON escapes, and a float's JSON text is its `repr`.
+    """
+    # Unpacked, not `row.wh`: a row's attribute access costs ten times a tuple's unpacking.
+    times = iso_times([ts for ts, _ in readings], zone)
+    items = [f'{{"ts":"{when}","kwh":{_register_kwh(wh)!r}}}' for when, (_, wh) in zip(times, readings)]
+    return Encoded(f"[{','.join(items)}]")
+
+
+def _register_kwh(wh: int) -> float:
+    """A raw register (whole Wh) as the JSON number of kWh the encoder would write for `kwh_from_wh(wh)`.
+
+    Both are the double nearest to wh / 1000 (exact in Decimal; Python's int division rounds
+    correctly), so the answer is the same text; skipping two Decimal steps per reading halves
+    the cost of a page of thousands. Only for a whole number of Wh: anything computed stays Decimal.
+    """
+    return wh / 1000
 
 
 def _iso_or_none(ts_ms: int, zone: ZoneInfo) -> str | None:

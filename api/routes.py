@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import functools
 import logging
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, request, url_for
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from api import access, alert_params, auth, configuracao, db, params, queries, windows
@@ -58,8 +60,8 @@ def fatura() -> Response:
     principal = access.principal()
     customer_id = params.customer_id(request.args)
     wanted = params.bill_month(request.args)
-    customer = access.readable_customer(principal, customer_id)
-    document = queries.bill_document(db.session(), customer, wanted, db.context().settings, now_ms())
+    access.check_readable(principal, customer_id)
+    document = queries.bill_document(db.session(), customer_id, wanted, db.context().settings, now_ms())
     if document is None:
         raise NotFound(_no_bill(customer_id, wanted))
     return jsonify(document)
@@ -82,7 +84,7 @@ def consumo() -> Response:
     principal = access.principal()
     customer_id = params.customer_id(request.args)
     page = params.page(request.args)
-    access.readable_customer(principal, customer_id)
+    access.check_readable(principal, customer_id)
     zone = db.context().settings.zone
     return _paginated(queries.all_consumption(db.session(), customer_id, page, zone))
 
@@ -94,9 +96,9 @@ def consumo_data() -> Response:
     customer_id = params.customer_id(request.args)
     day = params.day(request.args)
     page = params.page(request.args)
-    access.readable_customer(principal, customer_id)
+    access.check_readable(principal, customer_id)
     zone = db.context().settings.zone
-    spans = windows.day_windows(windows.dates(day, *_reading_span(customer_id), zone), zone)
+    spans = windows.day_windows(_dates(day, customer_id, zone), zone)
     listing = queries.period_consumption(db.session(), customer_id, spans, page, zone)
     return _paginated(listing, data=request.args["data"], periodos=queries.period_documents(spans, zone))
 
@@ -109,9 +111,9 @@ def consumo_horario() -> Response:
     day = params.day(request.args)
     wall = params.clock(request.args)
     page = params.page(request.args)
-    access.readable_customer(principal, customer_id)
+    access.check_readable(principal, customer_id)
     zone = db.context().settings.zone
-    spans = windows.clock_windows(windows.dates(day, *_reading_span(customer_id), zone), wall, zone)
+    spans = windows.clock_windows(_dates(day, customer_id, zone), wall, zone)
     listing = queries.period_consumption(db.session(), customer_id, spans, page, zone)
     return _paginated(
         listing, data=request.args["data"], horario=request.args["horario"],
@@ -119,10 +121,17 @@ def consumo_horario() -> Response:
     )
 
 
-def _reading_span(customer_id: int) -> tuple[int | None, int | None]:
-    """The instants of the first and latest readings, None before any."""
-    state = db.session().get(MeterState, customer_id)
-    return (state.first_ts, state.last_ts) if state else (None, None)
+def _dates(day: params.Day, customer_id: int, zone: ZoneInfo) -> list[date]:
+    """The days a `data` value names; only `DD/MM/` needs the years of the customer's readings."""
+    if day.year is not None:
+        return windows.dates(day, None, None, zone)
+    span = db.session().execute(_READING_SPAN, {"meter": customer_id}).first()
+    return windows.dates(day, *(span or (None, None)), zone)
+
+
+# Built once, over the table's columns: the session runs it as Core, without the ORM's set-up.
+_READING_SPAN = select(MeterState.__table__.c.first_ts, MeterState.__table__.c.last_ts).where(
+    MeterState.__table__.c.meter_id == bindparam("meter"))
 
 
 def _alerts(tipo: str) -> Response:
@@ -131,7 +140,7 @@ def _alerts(tipo: str) -> Response:
     customer_id = params.customer_id(request.args)
     zone = db.context().settings.zone
     wanted = AlertFilter(estado=params.alert_state(request.args), since_ms=alert_params.since(request.args, zone))
-    access.readable_customer(principal, customer_id)
+    access.check_readable(principal, customer_id)
     return jsonify(queries.alerts_document(db.session(), customer_id, tipo, wanted, zone))
 
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from flask import Flask, request, session
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from core.credentials import stored_secret
 from core.tokens import hash_token
@@ -38,6 +38,13 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed cookie, marked Secure whenever the request itself came over HTTPS."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """Flask's own, but a request without the cookie (every API client's) gets its empty session
+        before Flask builds a signing serializer for it, which cost ~15 us a request."""
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         """Secure over HTTPS (or when configured); a plain-HTTP demo still gets its cookie."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from sqlalchemy import TextClause, func, select, text
+from sqlalchemy import TextClause, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from core.intervals import GAP_MS, Point, register_at
@@ -61,13 +61,24 @@ class Adjustments:
         return self.totals[index - 1] if index else 0
 
 
+# Built once, of the tables' columns rather than the mapped classes': the session runs them as
+# Core, and a request of the API pays neither their composition nor the ORM's set-up each time.
+_FLAGS, _READINGS = ReadingFlag.__table__.c, Reading.__table__.c
+_ADJUSTMENTS = (
+    select(_FLAGS.ts, _FLAGS.adjust_wh)
+    .where(_FLAGS.meter_id == bindparam("meter"), _FLAGS.adjust_wh != 0)
+    .order_by(_FLAGS.ts)
+)
+_COUNT = (
+    select(func.count())
+    .select_from(Reading.__table__)
+    .where(_READINGS.meter_id == bindparam("meter"), _READINGS.ts >= bindparam("start"), _READINGS.ts < bindparam("end"))
+)
+
+
 def load_adjustments(session: Session, meter_id: int) -> Adjustments:
     """The corrections of a meter's register drops."""
-    rows = session.execute(
-        select(ReadingFlag.ts, ReadingFlag.adjust_wh)
-        .where(ReadingFlag.meter_id == meter_id, ReadingFlag.adjust_wh != 0)
-        .order_by(ReadingFlag.ts)
-    ).all()
+    rows = session.execute(_ADJUSTMENTS, {"meter": meter_id}).all()
     return Adjustments.of([(ts, adjust) for ts, adjust in rows])
 
 
@@ -177,23 +188,7 @@ class Series:
 
     def count(self, start: int, end: int) -> int:
         """How many readings lie in `[start, end)`."""
-        return self.session.scalar(
-            select(func.count())
-            .select_from(Reading)
-            .where(Reading.meter_id == self.meter_id, Reading.ts >= start, Reading.ts < end)
-        ) or 0
-
-    def page(self, start: int, end: int, after_ts: int | None, limit: int) -> list[Reading]:
-        """Up to `limit` readings of `[start, end)` in time order, after `after_ts` when given."""
-        low = start if after_ts is None else max(start, after_ts + 1)
-        return list(
-            self.session.scalars(
-                select(Reading)
-                .where(Reading.meter_id == self.meter_id, Reading.ts >= low, Reading.ts < end)
-                .order_by(Reading.ts)
-                .limit(limit)
-            )
-        )
+        return self.session.scalar(_COUNT, {"meter": self.meter_id, "start": start, "end": end}) or 0
 
     def first_at_or_after(self, instant: int) -> Reading | None:
         """The earliest reading at or after `instant`."""
