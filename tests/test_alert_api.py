@@ -31,8 +31,8 @@ SILENT_FROM = to_ms(datetime(2024, 4, 22, 12, tzinfo=ZONE))
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    settings = make_settings(tmp_path_factory.mktemp("alerts"))
+def site(tmp_path_factory, backend):
+    settings = make_settings(backend, tmp_path_factory.mktemp("alerts"))
     app = create_app(settings, {"TESTING": True})
     client = app.test_client()
     tokens = {1: register(client, 1), 2: register(client, 2), 3: register(client, 3)}

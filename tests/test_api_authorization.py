@@ -28,9 +28,9 @@ ATTACKER_READINGS = [(local_ms(2024, 2, 15), 1_000_000), (local_ms(2024, 3, 1, 1
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(tmp_path_factory, backend):
     """Attacker and victim, both with readings, bills and (the victim) alerts."""
-    site = Site.create(tmp_path_factory.mktemp("authz"))
+    site = Site.create(backend, tmp_path_factory.mktemp("authz"))
     site.register(ATTACKER, "Ana Curiosa", "Rua Aberta 1")
     site.register(VICTIM, VICTIM_NAME, VICTIM_ADDRESS)
     store(site.settings, ATTACKER, ATTACKER_READINGS)

@@ -20,7 +20,6 @@ from werkzeug.datastructures import MultiDict
 from api import create_app, db
 from api.charts import parse_span
 from api.live import live_document
-from core.config import Settings
 from core.models import Customer
 from core.periods import to_ms
 from tests.support import household
@@ -43,10 +42,10 @@ def kwh_between(start: int, end: int) -> float:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(tmp_path_factory, backend):
     """The app with customer 7 (readings) and 8 (none); yields (app, settings, token of 8)."""
     data = tmp_path_factory.mktemp("charts") / "data"
-    settings = Settings.from_env({"ENERGY_DATA_DIR": str(data), "ENERGY_ADMIN_TOKEN": ADMIN})
+    settings = backend.settings(data, ENERGY_ADMIN_TOKEN=ADMIN)
     register_customer(settings, 7, "Ana Souza", "Rua A, 7", READINGS[0][0])
     other = register_customer(settings, 8, "Bruno Lima", "Rua B, 8", READINGS[0][0])
     store_readings(settings, 7, READINGS, END)

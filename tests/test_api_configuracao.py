@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from api import create_app
-from core.config import Settings
 from core.periods import to_ms
 from tests.test_invoices import bearer, store
 
@@ -28,10 +27,9 @@ def local(*parts):
 
 
 @pytest.fixture
-def app(tmp_path):
+def app(tmp_path, backend):
     (tmp_path / "energy.toml").write_text(CONFIG)
-    settings = Settings.from_env({"ENERGY_DATA_DIR": str(tmp_path / "data"), "ENERGY_ADMIN_TOKEN": ADMIN,
-                                  "ENERGY_CONFIG": str(tmp_path / "energy.toml")})
+    settings = backend.settings(tmp_path / "data", ENERGY_ADMIN_TOKEN=ADMIN, ENERGY_CONFIG=tmp_path / "energy.toml")
     flask_app = create_app(settings, {"TESTING": True})
     yield SimpleNamespace(client=flask_app.test_client(), settings=settings)
     flask_app.extensions["energia"].database.dispose()

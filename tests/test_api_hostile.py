@@ -60,8 +60,8 @@ def assert_json_4xx(answer, what: object) -> None:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    site = Site.create(tmp_path_factory.mktemp("hostile"))
+def site(tmp_path_factory, backend):
+    site = Site.create(backend, tmp_path_factory.mktemp("hostile"))
     site.register(OWNER, "ana", "rua a")
     site.register(8, "bia", "rua b")
     store(site.settings, OWNER, [(local_ms(2024, 2, 15), 1_000_000), (local_ms(2024, 3, 1, 12), 1_010_000)])

@@ -15,7 +15,6 @@ import pytest
 from flask import jsonify
 
 from api import create_app, formats
-from core.config import Settings
 from core.periods import to_ms
 from core.wire import topic_for
 from tests.support import household
@@ -28,10 +27,10 @@ BEARER = {"Authorization": f"Bearer {ADMIN}"}
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory):
+def settings(tmp_path_factory, backend):
     """Customer 7 with readings and one rejected payload; customer 8 without readings."""
     data = tmp_path_factory.mktemp("pages") / "data"
-    settings = Settings.from_env({"ENERGY_DATA_DIR": str(data), "ENERGY_ADMIN_TOKEN": ADMIN})
+    settings = backend.settings(data, ENERGY_ADMIN_TOKEN=ADMIN)
     readings = household.readings(END, ZONE)
     register_customer(settings, 7, "Ana Souza", "Rua das Flores, 107", readings[0][0])
     register_customer(settings, 8, "Bruno Lima", "Rua B, 8", readings[0][0])

@@ -72,9 +72,9 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    settings = Settings.from_env({"ENERGY_DATA_DIR": str(tmp_path_factory.mktemp("quality")),
-                                  "ENERGY_TIMEZONE": "America/Sao_Paulo", "ENERGY_ADMIN_TOKEN": ADMIN})
+def site(tmp_path_factory, backend):
+    settings = backend.settings(tmp_path_factory.mktemp("quality"), ENERGY_TIMEZONE="America/Sao_Paulo",
+                                ENERGY_ADMIN_TOKEN=ADMIN)
     app = create_app(settings, {"TESTING": True})
     client = app.test_client()
     tokens = {}

@@ -92,9 +92,8 @@ ROUTES = ["/usuario/", "/usuario/fatura/", "/usuario/consumo/", "/usuario/consum
           "/usuario/consumo/horario/", "/usuario/alerta/variacao/", "/usuario/alerta/excesso/"]
 
 
-def make_settings(data_dir) -> Settings:
-    return Settings.from_env({"ENERGY_DATA_DIR": str(data_dir), "ENERGY_TIMEZONE": "America/Sao_Paulo",
-                              "ENERGY_ADMIN_TOKEN": ADMIN})
+def make_settings(backend, data_dir) -> Settings:
+    return backend.settings(data_dir, ENERGY_TIMEZONE="America/Sao_Paulo", ENERGY_ADMIN_TOKEN=ADMIN)
 
 
 def store(settings: Settings, meter_id: int, readings) -> None:
@@ -120,9 +119,9 @@ def register(client, customer_id: int, nome: str = "vitor", endereco: str = "rua
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(tmp_path_factory, backend):
     """The three customers above, behind one app."""
-    settings = make_settings(tmp_path_factory.mktemp("site"))
+    settings = make_settings(backend, tmp_path_factory.mktemp("site"))
     app = create_app(settings, {"TESTING": True})
     client = app.test_client()
     token_1 = register(client, 1)
@@ -135,9 +134,9 @@ def site(tmp_path_factory):
 
 
 @pytest.fixture
-def fresh(tmp_path):
+def fresh(tmp_path, backend):
     """An empty app of its own, for tests that register and delete."""
-    settings = make_settings(tmp_path / "data")
+    settings = make_settings(backend, tmp_path / "data")
     app = create_app(settings, {"TESTING": True})
     yield SimpleNamespace(client=app.test_client(), settings=settings)
     app.extensions["energia"].database.dispose()
@@ -550,8 +549,8 @@ def test_delete_of_an_absent_customer_is_404(fresh):
     assert fresh.client.delete("/usuario/delete/?id=77", headers=bearer(ADMIN)).status_code == 404
 
 
-def test_an_unexpected_error_is_a_logged_json_500(tmp_path, caplog):
-    app = create_app(make_settings(tmp_path / "data"), {"TESTING": True})
+def test_an_unexpected_error_is_a_logged_json_500(tmp_path, backend, caplog):
+    app = create_app(make_settings(backend, tmp_path / "data"), {"TESTING": True})
 
     def broken():
         raise RuntimeError("a bug")

@@ -30,10 +30,10 @@ schema = schemathesis.openapi.from_dict(openapi_document(), config=CONFIG)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, backend):
     """The API on gunicorn with one customer and its readings; yields its base URL."""
     folder = tmp_path_factory.mktemp("schemathesis")
-    env = {"ENERGY_DATA_DIR": str(folder / "data"), "ENERGY_ADMIN_TOKEN": ADMIN, "ENERGY_TIMEZONE": "America/Sao_Paulo"}
+    env = backend.env(folder / "data", ENERGY_ADMIN_TOKEN=ADMIN, ENERGY_TIMEZONE="America/Sao_Paulo")
     port = free_port()
     proc = start_process(["api", "--port", str(port), "--workers", "1", "--threads", "4"], env, folder / "api.log")
     base = f"http://127.0.0.1:{port}"

@@ -46,7 +46,7 @@ def stop_within(proc, seconds):
 
 
 def test_the_server_answers_over_http_and_stops_on_sigterm(procs, tmp_path, free_port):
-    proc, base = start_api(procs, tmp_path, free_port, flags=(), ENERGY_ADMIN_TOKEN=ADMIN)  # 2 workers x 8 threads
+    proc, base = start_api(procs, tmp_path, free_port, flags=(), ENERGY_ADMIN_TOKEN=ADMIN)  # 2 workers x 2 threads
     admin = {"Authorization": f"Bearer {ADMIN}"}
 
     created = requests.post(f"{base}/usuario/cadastro/", json={"id": 3, "nome": "vitor", "endereco": "rua c"},

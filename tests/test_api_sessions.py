@@ -11,7 +11,6 @@ import pytest
 
 from api import create_app
 from api.sessions import COOKIE_NAME
-from core.config import Settings
 from tests.support.seeding import register_customer
 
 ADMIN = "operator-token-for-tests"
@@ -19,9 +18,9 @@ NOW = 1_700_000_000_000
 
 
 @pytest.fixture
-def site(tmp_path):
+def site(tmp_path, backend):
     """The app with two customers; yields (app, token of 1, token of 2)."""
-    settings = Settings.from_env({"ENERGY_DATA_DIR": str(tmp_path / "data"), "ENERGY_ADMIN_TOKEN": ADMIN})
+    settings = backend.settings(tmp_path / "data", ENERGY_ADMIN_TOKEN=ADMIN)
     first = register_customer(settings, 1, "Ana Souza", "Rua A, 1", NOW)
     second = register_customer(settings, 2, "Bruno Lima", "Rua B, 2", NOW)
     app = create_app(settings)
@@ -175,10 +174,10 @@ def test_deleting_the_customer_ends_their_session(site):
     assert client.get("/painel/").headers["Location"] == "/"
 
 
-def test_a_session_cookie_signed_with_another_key_is_nobodys(site, tmp_path):
+def test_a_session_cookie_signed_with_another_key_is_nobodys(site, tmp_path, backend):
     app, ana, _ = site
     stolen = signed_in(app, ana).get_cookie(COOKIE_NAME).value
-    other = create_app(Settings.from_env({"ENERGY_DATA_DIR": str(tmp_path / "other"), "ENERGY_ADMIN_TOKEN": ADMIN}))
+    other = create_app(backend.settings(tmp_path / "other", ENERGY_ADMIN_TOKEN=ADMIN))
     client = other.test_client()
     client.set_cookie(COOKIE_NAME, stolen)
     assert client.get("/usuario/?id=1").status_code == 401

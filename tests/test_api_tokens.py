@@ -13,8 +13,8 @@ from tests.support.site import ADMIN, Site, bearer
 
 
 @pytest.fixture
-def site(tmp_path):
-    site = Site.create(tmp_path / "data")
+def site(tmp_path, backend):
+    site = Site.create(backend, tmp_path / "data")
     site.register(7, "ana", "rua a")
     site.register(8, "bia", "rua b")
     yield site
@@ -66,6 +66,11 @@ def test_tokens_are_stored_only_as_hashes(site):
         stored = {row.id: row.token_hash for row in session.scalars(select(Customer))}
     assert stored[7] == hashlib.sha256(new.encode()).hexdigest()
     assert stored[8] == hashlib.sha256(site.tokens[8].encode()).hexdigest()
+
+
+@pytest.mark.sqlite(reason="reads the SQLite file and its WAL byte by byte")
+def test_no_token_is_anywhere_in_the_database_file(site):
+    new = rotate(site, 7, site.tokens[7]).json["token"]
     database = site.settings.data_dir / "energy.db"
     raw = database.read_bytes() + (database.with_name("energy.db-wal").read_bytes()
                                    if database.with_name("energy.db-wal").exists() else b"")

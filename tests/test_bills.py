@@ -19,7 +19,6 @@ from core.terms import apply_terms
 from core.wire import Reading as Wire
 from core.wire import encode, topic_for
 from ingest.store import Message, store_batch
-from core.config import Settings
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 HOUR = 3_600_000
@@ -33,11 +32,11 @@ def utc(*parts):
     return to_ms(datetime(*parts, tzinfo=timezone.utc))
 
 
-def configured(tmp_path, text="", zone="America/Sao_Paulo"):
+def configured(backend, tmp_path, text="", zone="America/Sao_Paulo"):
+    """Settings on the `db` fixture's database (tmp_path/"data") with `text` as the TOML file."""
     path = tmp_path / "energy.toml"
     path.write_text(text)
-    return Settings.from_env({"ENERGY_DATA_DIR": str(tmp_path / "data"), "ENERGY_TIMEZONE": zone,
-                              "ENERGY_CONFIG": str(path)})
+    return backend.settings(tmp_path / "data", ENERGY_TIMEZONE=zone, ENERGY_CONFIG=path)
 
 
 def deliver(db, settings, readings, meter=7):
@@ -74,14 +73,14 @@ def summary(db, meter=7):
     return [(b.ano, b.mes, b.consumo_kwh, b.valor) for b in bills(db, meter)]
 
 
-def test_cycles_across_both_dst_changes_of_2018_in_sao_paulo(db, tmp_path):
+def test_cycles_across_both_dst_changes_of_2018_in_sao_paulo(db, backend, tmp_path):
     # Closing day 4. DST began on 2018-11-04 at 00:00 (clocks to 01:00) and ended on 2019-02-17
     # at 00:00 (clocks back to 23:00 of the 16th).
     #   2018-11: [10-04 00:00 -03, 11-04 01:00 -02): 744 h -> 744 kWh x 0.65 = 483.60 (the day
     #            of the change starts at 01:00, the first instant that exists)
     #   2018-12: [11-04 01:00 -02, 12-04 00:00 -02): 30 days less the lost hour = 719 h -> 467.35
     #   2019-03: [02-04 00:00 -02, 03-04 00:00 -03): 28 days plus the repeated hour = 673 h -> 437.45
-    settings = configured(tmp_path)
+    settings = configured(backend, tmp_path)
     enrol(db, settings, closing_day=4)
     deliver(db, settings, steady(local(2018, 10, 4), local(2019, 3, 5)))
     found = {(b.ano, b.mes): b for b in bills(db)}
@@ -94,11 +93,11 @@ def test_cycles_across_both_dst_changes_of_2018_in_sao_paulo(db, tmp_path):
     assert december.detalhes["vencimento"] == "2018-12-14"  # 10 days after the closing day
 
 
-def test_closing_day_31_across_a_leap_february(db, tmp_path):
+def test_closing_day_31_across_a_leap_february(db, backend, tmp_path):
     # Closing day 31, clamped to the month's last day:
     #   2024-02: [01-31, 02-29): 29 days = 696 h;  2024-03: [02-29, 03-31): 31 days = 744 h;
     #   2024-04: [03-31, 04-30): 30 days = 720 h.  At 0.65: 452.40, 483.60, 468.00
-    settings = configured(tmp_path)
+    settings = configured(backend, tmp_path)
     enrol(db, settings, closing_day=31)
     deliver(db, settings, steady(local(2024, 1, 31), local(2024, 4, 30)))
     assert summary(db) == [(2024, 2, "696.000", "452.40"), (2024, 3, "744.000", "483.60"),
@@ -121,12 +120,12 @@ fora_ponta = { price_per_kwh = "0.40" }
 """
 
 
-def test_a_meter_reset_inside_a_time_of_use_cycle_loses_no_energy(db, tmp_path):
+def test_a_meter_reset_inside_a_time_of_use_cycle_loses_no_energy(db, backend, tmp_path):
     # 1 kW for the week of 2024-01-01 (a holiday) read every 15 min; the meter resets to zero at
     # 01-03 11:45 and reads 250 Wh at 12:00, so the adjusted register never stops climbing.
     # Closing day 8: bill 2024-01 holds the 168 kWh of the week, split as in test_pricing:
     #   peak 12 kWh x 1.00 + intermediate 8 x 0.70 + off-peak 148 x 0.40 = 12.00 + 5.60 + 59.20 = 76.80
-    settings = configured(tmp_path, BRANCA)
+    settings = configured(backend, tmp_path, BRANCA)
     enrol(db, settings, closing_day=8)
     reset_at = local(2024, 1, 3, 12)
     readings = []
@@ -156,11 +155,11 @@ te = "0.32"
 """
 
 
-def test_a_tariff_change_mid_cycle_is_pro_rata_by_consumption_date(db, tmp_path):
+def test_a_tariff_change_mid_cycle_is_pro_rata_by_consumption_date(db, backend, tmp_path):
     # 100 kWh from 05-10 to 05-28, 200 kWh from 05-28 to 06-10:
     #   40.00 + 30.00 (old prices) + 86.00 + 64.00 (new) = 220.00; the cycle before is all old:
     #   2024-05 [04-10, 05-10): 50 kWh x 0.70 = 35.00
-    settings = configured(tmp_path, MID_CYCLE)
+    settings = configured(backend, tmp_path, MID_CYCLE)
     enrol(db, settings)
     deliver(db, settings, [(local(2024, 4, 10), 0), (local(2024, 5, 10), 50_000), (local(2024, 5, 28), 150_000),
                            (local(2024, 6, 10), 350_000)])
@@ -171,11 +170,11 @@ def test_a_tariff_change_mid_cycle_is_pro_rata_by_consumption_date(db, tmp_path)
                                        "proporcional": "consumption"}
 
 
-def test_a_late_reading_is_settled_on_the_next_bill_as_an_adjustment(db, tmp_path):
+def test_a_late_reading_is_settled_on_the_next_bill_as_an_adjustment(db, backend, tmp_path):
     # UTC, closing day 10. Bill 2024-02 closes with the register at 02-10 00:00 interpolated
     # between 02-09 12:00 (100 000 Wh) and 02-11 00:00 (110 000): 100 000 + 10 000 x 12/36 =
     # 103 333.33 Wh -> 103.333 kWh, R$ 67.17.
-    settings = configured(tmp_path, zone="UTC")
+    settings = configured(backend, tmp_path, zone="UTC")
     enrol(db, settings)
     deliver(db, settings, [(utc(2024, 1, 10), 0), (utc(2024, 2, 9, 12), 100_000), (utc(2024, 2, 11), 110_000)])
     before = rows(db)
@@ -199,10 +198,10 @@ def test_a_late_reading_is_settled_on_the_next_bill_as_an_adjustment(db, tmp_pat
     assert march.detalhes["ajuste_kwh"] == 5.707
 
 
-def test_changing_the_closing_day_never_alters_closed_bills(db, tmp_path):
+def test_changing_the_closing_day_never_alters_closed_bills(db, backend, tmp_path):
     # UTC, 10 kWh a day from 2024-01-10, closing day 10: 2024-02 [01-10, 02-10) 31 days = 310 kWh,
     # 2024-03 [02-10, 03-10) 29 days = 290 kWh.
-    settings = configured(tmp_path, zone="UTC")
+    settings = configured(backend, tmp_path, zone="UTC")
     enrol(db, settings)
     daily = [(utc(2024, 1, 10) + day * 24 * HOUR, day * 10_000) for day in range(0, 120)]
     deliver(db, settings, [r for r in daily if r[0] <= utc(2024, 3, 15)])
@@ -232,10 +231,10 @@ def change_terms(db, settings, **changes):
         settle(session, customer, state, settings, utc(2024, 3, 15))
 
 
-def test_a_plan_and_connection_per_customer(db, tmp_path):
+def test_a_plan_and_connection_per_customer(db, backend, tmp_path):
     # Customer 7 on the default flat 0.65 (no minimum); customer 8 three phase (100 kWh minimum)
     # on "cemig": 40 kWh measured, 100 billed at 0.40 + 0.30 = 40.00 + 30.00
-    settings = configured(tmp_path, MID_CYCLE.replace('default_plan = "cemig"\n', ""))
+    settings = configured(backend, tmp_path, MID_CYCLE.replace('default_plan = "cemig"\n', ""))
     enrol(db, settings, meter=7)
     enrol(db, settings, meter=8, plano="cemig", ligacao="trifasico")
     for meter in (7, 8):

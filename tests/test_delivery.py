@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import signal
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -19,9 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from core.config import Settings
 from core.db import make_engine, make_sessionmaker
-from core.models import MeterState, ReadingFlag
+from core.models import MeterState, Reading, ReadingFlag
 from core.series import Series
 from core.wire import encode, topic_for
 from tests.support.broker import RunningBroker
@@ -29,7 +27,8 @@ from tests.support.load import Ledger, publish_all, register_series
 from tests.support.net import free_port
 from tests.support.observe import rss_kib, scrape
 from tests.support.procs import Proc, ProcessTracker
-from tests.support.proxy import MqttProxy, committed_in_sqlite
+from tests.support.backend import writes_locked
+from tests.support.proxy import MqttProxy, committed_in
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -41,10 +40,6 @@ SUBSCRIBED = "subscribed to meters/"
 def past_start(hours: float) -> int:
     """A whole second `hours` ago, so that every reading of a test lies in the past."""
     return (int(time.time()) - int(hours * 3600)) * 1000
-
-
-def db_path(broker: RunningBroker) -> Path:
-    return broker.data_dir / "energy.db"
 
 
 class Workers:
@@ -67,19 +62,16 @@ class Workers:
         return scrape(self.metrics_port)
 
 
-def check_every_meter(broker: RunningBroker, plan: dict[int, list]) -> None:
+def check_every_meter(db_url: str, plan: dict[int, list]) -> None:
     """Each meter's rows are exactly its readings, its state counted each once, and its total
     consumption is the last register minus the first."""
-    ledger = Ledger(db_path(broker))
-    connection = ledger.connection
-    settings = Settings.from_env({"ENERGY_DATA_DIR": str(broker.data_dir)})
-    engine = make_engine(settings.db_url)
+    engine = make_engine(db_url)
     try:
         with make_sessionmaker(engine)() as session:
             for meter_id, readings in plan.items():
-                stored = connection.execute(
-                    "SELECT ts, wh FROM readings WHERE meter_id = ? ORDER BY ts", (meter_id,)).fetchall()
-                assert stored == [(r.ts_ms, r.wh) for r in readings], f"meter {meter_id}"
+                stored = session.execute(
+                    select(Reading.ts, Reading.wh).where(Reading.meter_id == meter_id).order_by(Reading.ts)).all()
+                assert [tuple(row) for row in stored] == [(r.ts_ms, r.wh) for r in readings], f"meter {meter_id}"
                 state = session.get(MeterState, meter_id)
                 assert state.readings == len(readings)
                 first, last = readings[0], readings[-1]
@@ -87,7 +79,6 @@ def check_every_meter(broker: RunningBroker, plan: dict[int, list]) -> None:
             assert session.scalars(select(ReadingFlag)).first() is None
     finally:
         engine.dispose()
-        ledger.close()
 
 
 @pytest.fixture
@@ -97,11 +88,14 @@ def neighbourhood(tmp_path: Path):
         yield running
 
 
-def test_100_meters_1000_readings_each_with_the_worker_killed_three_times(neighbourhood, procs):
+@pytest.mark.sqlite(reason="the heaviest fault run (100,000 readings, three kills) takes minutes on PostgreSQL; "
+                           "tests/test_postgres_workers.py kills a worker mid-stream there")
+def test_100_meters_1000_readings_each_with_the_worker_killed_three_times(neighbourhood, procs, backend):
     broker = neighbourhood
-    ledger = Ledger(db_path(broker))
+    db_url = backend.url(broker.data_dir)
+    ledger = Ledger(db_url)
     plan = {meter_id: register_series(meter_id, 1000, past_start(48)) for meter_id in range(1, 101)}
-    with MqttProxy(broker.host, broker.port, committed_in_sqlite(str(db_path(broker)))) as proxy:
+    with MqttProxy(broker.host, broker.port, committed_in(db_url)) as proxy:
         workers = Workers(procs, broker, port=proxy.port)
         worker = workers.start()
         accepted: list[int] = []
@@ -120,7 +114,7 @@ def test_100_meters_1000_readings_each_with_the_worker_killed_three_times(neighb
         wait_until(lambda: workers.metrics()["energy_ingest_held_messages"] == 0, timeout=30)
         final = workers.metrics()
     assert ledger.readings() == 100_000 and ledger.rejected() == 0
-    check_every_meter(broker, plan)
+    check_every_meter(db_url, plan)
     audit = proxy.audit
     assert audit.clean, (audit.stray_acks[:5], audit.early_acks[:5])
     duplicates = sum(m["energy_ingest_duplicates_total"] for m in [*before_kill, final])
@@ -131,8 +125,9 @@ def test_100_meters_1000_readings_each_with_the_worker_killed_three_times(neighb
           "outstanding (Mosquitto 2.0.11 ignores the window once acks flow)")
 
 
-def test_readings_published_while_the_worker_is_down_survive_a_clean_broker_restart(broker, procs):
-    ledger = Ledger(db_path(broker))
+def test_readings_published_while_the_worker_is_down_survive_a_clean_broker_restart(broker, procs, backend):
+    db_url = backend.url(broker.data_dir)
+    ledger = Ledger(db_url)
     workers = Workers(procs, broker)
     workers.start().stop(signal.SIGTERM)  # leaves its session (subscription and queue) on the broker
     plan = {meter_id: register_series(meter_id, 500, past_start(24)) for meter_id in range(1, 21)}
@@ -141,14 +136,16 @@ def test_readings_published_while_the_worker_is_down_survive_a_clean_broker_rest
     worker = workers.start()
     worker.wait_for_log(r"session present: True", timeout=5)
     wait_until(lambda: ledger.readings() == 10_000, timeout=120, message="the 10,000 queued readings stored")
-    check_every_meter(broker, plan)
+    check_every_meter(db_url, plan)
     print(f"\nstored {ledger.readings()} of 10,000 after the restart")
 
 
-def test_cutting_the_workers_connection_for_a_minute_loses_and_doubles_nothing(broker, procs):
-    ledger = Ledger(db_path(broker))
+@pytest.mark.sqlite(reason="a minute of cuts on the MQTT line, whatever the database; the other faults run on both")
+def test_cutting_the_workers_connection_for_a_minute_loses_and_doubles_nothing(broker, procs, backend):
+    db_url = backend.url(broker.data_dir)
+    ledger = Ledger(db_url)
     meters = range(1, 21)
-    with MqttProxy(broker.host, broker.port, committed_in_sqlite(str(db_path(broker)))) as proxy:
+    with MqttProxy(broker.host, broker.port, committed_in(db_url)) as proxy:
         workers = Workers(procs, broker, port=proxy.port)
         workers.start()
         stop = threading.Event()
@@ -165,7 +162,7 @@ def test_cutting_the_workers_connection_for_a_minute_loses_and_doubles_nothing(b
         total = sum(len(readings) for readings in published.values())
         wait_until(lambda: ledger.readings() == total, timeout=120, message=f"all {total} readings stored")
         final = workers.metrics()
-    check_every_meter(broker, published)
+    check_every_meter(db_url, published)
     audit = proxy.audit
     assert audit.clean, (audit.stray_acks[:5], audit.early_acks[:5])
     assert audit.cuts >= 15 and final["energy_ingest_reconnects_total"] >= 10
@@ -191,10 +188,11 @@ def publish_steadily(broker: RunningBroker, published: dict[int, list], stop: th
             client.close()
 
 
-def test_sigterm_ends_the_worker_within_5_s_after_committing_what_it_holds(broker, procs):
-    ledger = Ledger(db_path(broker))
+def test_sigterm_ends_the_worker_within_5_s_after_committing_what_it_holds(broker, procs, backend):
+    db_url = backend.url(broker.data_dir)
+    ledger = Ledger(db_url)
     plan = {meter_id: register_series(meter_id, 1000, past_start(24)) for meter_id in range(1, 21)}
-    with MqttProxy(broker.host, broker.port, committed_in_sqlite(str(db_path(broker)))) as proxy:
+    with MqttProxy(broker.host, broker.port, committed_in(db_url)) as proxy:
         workers = Workers(procs, broker, port=proxy.port)
         worker = workers.start()
         publisher = threading.Thread(target=publish_all, args=(broker, plan), daemon=True)
@@ -210,25 +208,24 @@ def test_sigterm_ends_the_worker_within_5_s_after_committing_what_it_holds(broke
         workers.start()
         wait_until(lambda: ledger.readings() == 20_000, timeout=120, message="all 20,000 readings stored")
     assert proxy.audit.clean, (proxy.audit.stray_acks[:5], proxy.audit.early_acks[:5])
-    check_every_meter(broker, plan)
+    check_every_meter(db_url, plan)
     print(f"\nSIGTERM to exit: {elapsed:.2f} s with {at_exit} readings committed; all 20,000 after a restart")
 
 
-def test_a_locked_database_stops_acknowledgements_and_the_backlog_waits_in_the_broker(broker, procs):
+def test_a_locked_database_stops_acknowledgements_and_the_backlog_waits_in_the_broker(broker, procs, backend):
     window = 500
-    ledger = Ledger(db_path(broker))
+    db_url = backend.url(broker.data_dir)
+    ledger = Ledger(db_url)
     plan = {meter_id: register_series(meter_id, 1000, past_start(24)) for meter_id in range(1, 21)}
-    with MqttProxy(broker.host, broker.port, committed_in_sqlite(str(db_path(broker)))) as proxy:
+    with MqttProxy(broker.host, broker.port, committed_in(db_url)) as proxy:
         workers = Workers(procs, broker, port=proxy.port, INGEST_BATCH_SIZE=window)
         worker = workers.start()
         idle_rss = rss_kib(worker.pid)
         publisher = threading.Thread(target=publish_all, args=(broker, plan), daemon=True)
         publisher.start()
         wait_until(lambda: ledger.readings() >= 3000, timeout=60, message="3,000 readings stored")
-        lock = sqlite3.connect(db_path(broker), isolation_level=None, timeout=30)
-        lock.execute("BEGIN EXCLUSIVE")  # waits for the worker's transaction, then holds every write
-        locked_at = time.monotonic()
-        try:
+        with writes_locked(db_url):  # waits for the worker's transaction, then holds every write
+            locked_at = time.monotonic()
             stored_when_locked = ledger.readings()
             wait_until(lambda: proxy.audit.acks == stored_when_locked, timeout=10, message="the last commit acked")
             peak_rss, peak_held = idle_rss, 0
@@ -241,9 +238,6 @@ def test_a_locked_database_stops_acknowledgements_and_the_backlog_waits_in_the_b
             assert proxy.audit.acks == stored_when_locked  # nothing acknowledged while nothing commits
             assert ledger.readings() == stored_when_locked
             pushed = proxy.audit.publishes - stored_when_locked
-        finally:
-            lock.execute("ROLLBACK")
-            lock.close()
         released_at = time.monotonic()
         wait_until(lambda: ledger.readings() == 20_000, timeout=120, message="the backlog stored")
         drained = time.monotonic() - released_at
@@ -256,7 +250,7 @@ def test_a_locked_database_stops_acknowledgements_and_the_backlog_waits_in_the_b
     assert "dropped" not in broker.log_text()
     growth_mib = (peak_rss - idle_rss) / 1024
     assert growth_mib < 30, f"the worker grew by {growth_mib:.1f} MiB while the database was locked"
-    check_every_meter(broker, plan)
+    check_every_meter(db_url, plan)
     print(f"\nlocked 20 s at {stored_when_locked} stored while 20,000 were published: the broker pushed "
           f"{pushed} unacknowledged (most of it in TCP buffers), the worker held at most {peak_held:.0f}, 0 acked; "
           f"RSS {idle_rss / 1024:.1f} -> {peak_rss / 1024:.1f} MiB; "
@@ -265,15 +259,14 @@ def test_a_locked_database_stops_acknowledgements_and_the_backlog_waits_in_the_b
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
-def test_a_worker_stopped_before_its_commit_leaves_its_messages_to_the_next(broker, procs, stop_signal):
-    ledger = Ledger(db_path(broker))
+def test_a_worker_stopped_before_its_commit_leaves_its_messages_to_the_next(broker, procs, stop_signal, backend):
+    db_url = backend.url(broker.data_dir)
+    ledger = Ledger(db_url)
     plan = {meter_id: register_series(meter_id, 500, past_start(24)) for meter_id in range(1, 5)}
-    with MqttProxy(broker.host, broker.port, committed_in_sqlite(str(db_path(broker)))) as proxy:
+    with MqttProxy(broker.host, broker.port, committed_in(db_url)) as proxy:
         workers = Workers(procs, broker, port=proxy.port)
         worker = workers.start()
-        lock = sqlite3.connect(db_path(broker), isolation_level=None, timeout=30)
-        lock.execute("BEGIN EXCLUSIVE")
-        try:
+        with writes_locked(db_url):
             publish_all(broker, plan)
             wait_until(lambda: workers.metrics()["energy_ingest_held_messages"] > 0, timeout=30)
             held = workers.metrics()["energy_ingest_held_messages"]
@@ -282,26 +275,24 @@ def test_a_worker_stopped_before_its_commit_leaves_its_messages_to_the_next(brok
             code = worker.wait(timeout=10)
             elapsed = time.monotonic() - started
             assert proxy.audit.acks == 0
-        finally:
-            lock.execute("ROLLBACK")
-            lock.close()
         if stop_signal == signal.SIGTERM:
             assert code == 0 and elapsed < 5, (code, elapsed)
             assert "unacknowledged: the broker will send them again" in worker.log_text()
         workers.start()
         wait_until(lambda: ledger.readings() == 2000, timeout=60, message="all 2,000 readings stored")
     assert proxy.audit.clean
-    check_every_meter(broker, plan)
+    check_every_meter(db_url, plan)
     print(f"\n{stop_signal.name} while holding {held:.0f} uncommitted messages: exit in {elapsed:.2f} s, "
           "none acknowledged; all 2,000 stored by the next worker")
 
 
-def test_messages_the_broker_drops_are_counted(tmp_path, procs):
+def test_messages_the_broker_drops_are_counted(tmp_path, procs, backend):
     running = RunningBroker(tmp_path / "broker", meters=range(1, 3), data_dir=tmp_path / "data")
     config = running.setup.config_path
     config.write_text(config.read_text() + "\nmax_queued_messages 50\nsys_interval 1\n")
     with running as broker:
-        ledger = Ledger(db_path(broker))
+        db_url = backend.url(broker.data_dir)
+        ledger = Ledger(db_url)
         workers = Workers(procs, broker)
         workers.start().stop(signal.SIGTERM)
         plan = {1: register_series(1, 200, past_start(24))}

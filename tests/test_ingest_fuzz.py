@@ -38,12 +38,12 @@ NOW_MS = int(time.time()) * 1000
 class Stack:
     """The broker, one worker with its metrics port, a publisher per meter, and what was sent."""
 
-    def __init__(self, broker: RunningBroker, worker, metrics_port: int):
+    def __init__(self, broker: RunningBroker, worker, metrics_port: int, db_url: str):
         self.broker = broker
         self.worker = worker
         self.metrics_port = metrics_port
         self.clients = {meter_id: broker.client(meter_id, timeout=30) for meter_id in METERS}
-        self.ledger = Ledger(broker.data_dir / "energy.db")
+        self.ledger = Ledger(db_url)
         self.published = 0
 
     def publish(self, meter_id: int, payloads: list[bytes]) -> None:
@@ -61,29 +61,24 @@ class Stack:
 
     def fate(self, meter_id: int, payload: bytes) -> tuple[bool, list[str]]:
         """Whether the payload's reading is stored, and the reasons it is in the rejected store for."""
-        connection = self.ledger.connection
-        reasons = [row[0] for row in connection.execute(
-            "SELECT reason FROM rejected_readings WHERE topic = ? AND payload = ?",
-            (wire.topic_for(meter_id), payload[:1024]))]
+        reasons = self.ledger.rejected_reasons(wire.topic_for(meter_id), payload)
         try:
             reading = wire.decode(wire.topic_for(meter_id), payload)
         except wire.Rejected:
             return False, reasons
-        stored = connection.execute("SELECT 1 FROM readings WHERE meter_id = ? AND ts = ?",
-                                    (meter_id, reading.ts_ms)).fetchone() is not None
-        return stored, reasons
+        return self.ledger.stored(meter_id, reading.ts_ms), reasons
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, backend):
     root = tmp_path_factory.mktemp("fuzz")
-    tracker = ProcessTracker(root / "logs")
+    tracker = ProcessTracker(root / "logs", backend.complete)
     with RunningBroker(root / "broker", meters=METERS, data_dir=root / "data") as broker:
         port = free_port()
         worker = tracker(["ingest"], broker.env(INGEST_METRICS_PORT=port), name="ingest")
         worker.wait_for_log("subscribed to meters/", timeout=20)
         try:
-            yield Stack(broker, worker, port)
+            yield Stack(broker, worker, port, backend.url(broker.data_dir))
         finally:
             tracker.cleanup()
 

@@ -105,7 +105,7 @@ def test_python_m_ingest_health_follows_the_running_worker(broker, procs):
 
 
 def run_cli(settings, *args: str) -> str:
-    env = {"ENERGY_DATA_DIR": str(settings.data_dir), "ENERGY_TIMEZONE": "UTC"}
+    env = {"ENERGY_DATA_DIR": str(settings.data_dir), "ENERGY_DB_URL": settings.db_url, "ENERGY_TIMEZONE": "UTC"}
     result = subprocess.run([sys.executable, "-m", "ingest", *args], env=env, capture_output=True, text=True,
                             timeout=30, check=True)
     return result.stdout

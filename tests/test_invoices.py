@@ -71,11 +71,10 @@ READINGS = [(local(2025, 1, 10), 0), (local(2025, 2, 10), 150_000), (local(2025,
             (local(2025, 6, 20), 850_000)]
 
 
-def settings_in(folder) -> Settings:
+def settings_in(backend, folder) -> Settings:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "energy.toml").write_text(CONFIG)
-    return Settings.from_env({"ENERGY_DATA_DIR": str(folder / "data"), "ENERGY_CONFIG": str(folder / "energy.toml"),
-                              "ENERGY_ADMIN_TOKEN": ADMIN})
+    return backend.settings(folder / "data", ENERGY_CONFIG=folder / "energy.toml", ENERGY_ADMIN_TOKEN=ADMIN)
 
 
 def store(settings, meter, readings):
@@ -93,8 +92,8 @@ def bearer(token):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    settings = settings_in(tmp_path_factory.mktemp("invoices"))
+def site(tmp_path_factory, backend):
+    settings = settings_in(backend, tmp_path_factory.mktemp("invoices"))
     app = create_app(settings, {"TESTING": True})
     client = app.test_client()
     tokens = {}
@@ -212,8 +211,8 @@ def test_a_customer_without_bills_gets_a_header_only_csv(site):
     assert answer.get_data(as_text=True).splitlines() == [answer.get_data(as_text=True).splitlines()[0]]
 
 
-def test_invoice_and_csv_through_the_real_server(procs, tmp_path, free_port):
-    settings = settings_in(tmp_path)
+def test_invoice_and_csv_through_the_real_server(procs, tmp_path, free_port, backend):
+    settings = settings_in(backend, tmp_path)
     _, base = start_api(procs, tmp_path, free_port, ENERGY_ADMIN_TOKEN=ADMIN,
                         ENERGY_CONFIG=str(tmp_path / "energy.toml"))
     created = requests.post(f"{base}/usuario/cadastro/", headers=bearer(ADMIN), timeout=10,

@@ -181,12 +181,12 @@ def test_both_alerts_are_listed_and_published_once(stack):
     assert len(watcher.messages) == 2
 
 
-def test_the_malformed_payload_is_kept_with_its_reason(stack, broker):
-    wait_until(lambda: "malformed" in _rejected(broker), timeout=10, message="rejected reading listed")
+def test_the_malformed_payload_is_kept_with_its_reason(stack, broker, backend):
+    wait_until(lambda: "malformed" in _rejected(broker, backend), timeout=10, message="rejected reading listed")
 
 
-def _rejected(broker) -> str:
-    result = subprocess.run([sys.executable, "-m", "ingest", "rejected"], env=broker.env(),
+def _rejected(broker, backend) -> str:
+    result = subprocess.run([sys.executable, "-m", "ingest", "rejected"], env=backend.complete(broker.env()),
                             capture_output=True, text=True, timeout=30, check=True)
     return result.stdout
 

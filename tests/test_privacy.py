@@ -37,8 +37,8 @@ def reads(site: Site):
 
 
 @pytest.fixture
-def site(tmp_path):
-    site = Site.create(tmp_path / "data")
+def site(tmp_path, backend):
+    site = Site.create(backend, tmp_path / "data")
     yield site
     site.close()
 

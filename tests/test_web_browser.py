@@ -69,10 +69,10 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, backend):
     """Broker, ingest worker and API; customer 7 registered, a year of its readings stored."""
     root = tmp_path_factory.mktemp("web")
-    tracker = ProcessTracker(root / "logs")
+    tracker = ProcessTracker(root / "logs", backend.complete)
     with RunningBroker(root / "broker", meters=[7], data_dir=root / "data") as broker:
         try:
             env = broker.env(ENERGY_ADMIN_TOKEN=ADMIN)
@@ -269,8 +269,8 @@ def test_the_operator_signs_in_with_a_link_and_sees_customers_alerts_and_rejecte
     latest = stack.get("/usuario/", id=7)["ultima_leitura"]
     expect(customer).to_contain_text(formats.when(latest))
     expect(page.locator("#rejeitadas")).to_contain_text("Mensagem malformada")
-    open_alerts = [alert for kind in ("excesso", "variacao")
-                   for alert in stack.get(f"/usuario/alerta/{kind}/", id=7, estado="aberto")["alertas"]]
+    # Every open alert of every kind: which early warnings are open depends on the day the test runs.
+    open_alerts = stack.get("/usuario/alertas/", id=7, estado="aberto")["alertas"]
     expect(page.locator("#alertas tbody tr")).to_have_count(len(open_alerts))
     screenshot(page, "operador")
     customer.get_by_role("link").click()

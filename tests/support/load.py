@@ -9,11 +9,13 @@ over messages still unacknowledged.
 from __future__ import annotations
 
 import random
-import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from core.wire import Reading, encode, topic_for
 from tests.support.broker import RunningBroker
@@ -65,39 +67,58 @@ def publish_all(broker: RunningBroker, plan: Mapping[int, Iterable[Reading]], co
 
 
 class Ledger:
-    """Read-only questions to the worker's SQLite file while it runs (WAL: every commit is seen)."""
+    """Read-only questions to the worker's database while it runs, on either engine.
 
-    def __init__(self, db_path: Path):
-        self.db_path = Path(db_path)
-        self._connection: sqlite3.Connection | None = None
+    Each question sees every commit made before it: PostgreSQL's connection is in autocommit,
+    and a SQLite file in WAL mode is opened read-only (so a Ledger never creates the file).
+    """
+
+    def __init__(self, db_url: str):
+        url = make_url(db_url)
+        if url.get_backend_name() == "sqlite":
+            url = url.set(database=f"file:{url.database}", query={"mode": "ro", "uri": "true"})
+            self._engine = create_engine(url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 30})
+        else:
+            self._engine = create_engine(url, poolclass=NullPool)
+        self._connection: Connection | None = None
 
     @property
-    def connection(self) -> sqlite3.Connection:
+    def connection(self) -> Connection:
         """Opened on first use: the worker creates the file."""
         if self._connection is None:
-            self._connection = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30,
-                                               check_same_thread=False)
+            self._connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         return self._connection
+
+    def scalar(self, query: str, **params: object) -> Any:
+        """The first column of the first row of a query with named parameters (None when no row)."""
+        return self.connection.execute(text(query), params).scalar()
 
     def readings(self) -> int:
         """Rows in `readings`."""
-        return self.connection.execute("SELECT count(*) FROM readings").fetchone()[0]
+        return self.scalar("SELECT count(*) FROM readings")
 
     def rejected(self) -> int:
         """Rows in the rejected store."""
-        return self.connection.execute("SELECT count(*) FROM rejected_readings").fetchone()[0]
+        return self.scalar("SELECT count(*) FROM rejected_readings")
+
+    def stored(self, meter_id: int, ts_ms: int) -> bool:
+        """Whether the reading of that meter and timestamp is stored."""
+        return self.scalar("SELECT 1 FROM readings WHERE meter_id = :meter AND ts = :ts", meter=meter_id, ts=ts_ms) == 1
+
+    def rejected_reasons(self, topic: str, payload: bytes) -> list[str]:
+        """The reasons a payload (cut as the store cuts it) is in the rejected store for."""
+        return list(self.connection.execute(
+            text("SELECT reason FROM rejected_readings WHERE topic = :topic AND payload = :payload"),
+            {"topic": topic, "payload": bytes(payload[:1024])}).scalars())
 
     def per_meter(self) -> dict[int, tuple[int, int, int, int, int]]:
         """meter -> (rows, first ts, last ts, first wh, last wh) of the stored readings."""
         rows = self.connection.execute(
-            "SELECT meter_id, count(*), min(ts), max(ts) FROM readings GROUP BY meter_id"
-        ).fetchall()
+            text("SELECT meter_id, count(*), min(ts), max(ts) FROM readings GROUP BY meter_id")).all()
         result = {}
         for meter_id, count, first_ts, last_ts in rows:
-            first_wh = self.connection.execute(
-                "SELECT wh FROM readings WHERE meter_id = ? AND ts = ?", (meter_id, first_ts)).fetchone()[0]
-            last_wh = self.connection.execute(
-                "SELECT wh FROM readings WHERE meter_id = ? AND ts = ?", (meter_id, last_ts)).fetchone()[0]
+            first_wh = self.scalar("SELECT wh FROM readings WHERE meter_id = :meter AND ts = :ts", meter=meter_id, ts=first_ts)
+            last_wh = self.scalar("SELECT wh FROM readings WHERE meter_id = :meter AND ts = :ts", meter=meter_id, ts=last_ts)
             result[meter_id] = (count, first_ts, last_ts, first_wh, last_wh)
         return result
 
@@ -106,3 +127,4 @@ class Ledger:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+        self._engine.dispose()

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from tests.support.waiting import wait_until
 
@@ -151,10 +151,15 @@ def start_process(
 
 
 class ProcessTracker:
-    """Starts processes for one test and kills every one of them at the end (the `procs` fixture)."""
+    """Starts processes for one test and kills every one of them at the end (the `procs` fixture).
 
-    def __init__(self, log_dir: Path):
+    `complete_env`, when given, adds to each child's env what the test run decides (the
+    database of its data folder: `tests.support.backend.Backend.complete`).
+    """
+
+    def __init__(self, log_dir: Path, complete_env: Callable[[Mapping[str, str]], Mapping[str, str]] | None = None):
         self.log_dir = Path(log_dir)
+        self.complete_env = complete_env
         self.started: list[Proc] = []
 
     def __call__(self, module_args: Sequence[str] | str, env: Mapping[str, str] | None = None,
@@ -162,6 +167,8 @@ class ProcessTracker:
         """Start a child; its log is `<log_dir>/<nn>-<name or module>.log`."""
         args = [module_args] if isinstance(module_args, str) else list(module_args)
         log_path = self.log_dir / f"{len(self.started) + 1:02d}-{name or args[0]}.log"
+        if self.complete_env is not None:
+            env = self.complete_env(env or {})
         proc = start_process(args, env, log_path)
         self.started.append(proc)
         return proc

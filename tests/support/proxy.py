@@ -262,37 +262,29 @@ class MqttProxy:
                     self.audit.early_acks.extend(missing)
 
 
-def committed_in_sqlite(db_path: str) -> Committed:
-    """A `committed` check against the worker's SQLite file, read-only (WAL: sees each commit).
+def committed_in(db_url: str) -> Committed:
+    """A `committed` check against the worker's database, read-only (sees each commit).
 
     A message counts as committed when its reading is in `readings`, or when its payload is in
     the rejected store (a message the worker refused is acknowledged too, after that commit).
     """
     from core.wire import Rejected, decode  # the proxy itself needs none of the project
+    from tests.support.load import Ledger
 
-    import sqlite3
-
-    opened: list[sqlite3.Connection] = []  # opened at the first check: the worker creates the file
+    ledger = Ledger(db_url)  # connects at the first check: the worker creates the file
     lock = threading.Lock()
 
     def missing(messages: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
         absent = []
         with lock:
-            if not opened:
-                opened.append(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False, timeout=30))
-            connection = opened[0]
             for topic, payload in messages:
                 try:
                     reading = decode(topic, payload)
                 except Rejected:
                     reading = None
-                if reading is not None and connection.execute(
-                    "SELECT 1 FROM readings WHERE meter_id = ? AND ts = ?", (reading.meter_id, reading.ts_ms)
-                ).fetchone():
+                if reading is not None and ledger.stored(reading.meter_id, reading.ts_ms):
                     continue
-                if connection.execute(
-                    "SELECT 1 FROM rejected_readings WHERE topic = ? AND payload = ?", (topic, payload[:1024])
-                ).fetchone():
+                if ledger.rejected_reasons(topic, payload):
                     continue
                 absent.append((topic, payload))
         return absent

@@ -27,6 +27,7 @@ from core.db import make_engine, make_sessionmaker
 from core.periods import to_ms
 from core.wire import Reading, encode, topic_for
 from ingest.store import Message, store_batch
+from tests.support.backend import Backend
 
 ADMIN = "admin-token-for-tests-0123456789"
 ZONE = ZoneInfo("America/Sao_Paulo")
@@ -43,10 +44,10 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def make_settings(data_dir: Any) -> Settings:
-    """Settings with a data folder, the default zone and a known admin token."""
-    return Settings.from_env({"ENERGY_DATA_DIR": str(data_dir), "ENERGY_TIMEZONE": "America/Sao_Paulo",
-                              "ENERGY_ADMIN_TOKEN": ADMIN})
+def make_settings(backend: Backend, data_dir: Any) -> Settings:
+    """Settings with a data folder (its database on the run's backend), the default zone and a
+    known admin token."""
+    return backend.settings(data_dir, ENERGY_TIMEZONE="America/Sao_Paulo", ENERGY_ADMIN_TOKEN=ADMIN)
 
 
 def store(settings: Settings, meter_id: int, readings: Iterable[tuple[int, int]]) -> None:
@@ -172,7 +173,7 @@ def operations(document: dict[str, Any]) -> Iterator[Operation]:
 
 @dataclass
 class Site:
-    """An app over a SQLite file, with a client and the tokens of its customers."""
+    """An app over a database of the run's backend, with a client and the tokens of its customers."""
 
     app: Flask
     client: FlaskClient
@@ -180,9 +181,9 @@ class Site:
     tokens: dict[int, str] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, data_dir: Any) -> "Site":
+    def create(cls, backend: Backend, data_dir: Any) -> "Site":
         """An empty site."""
-        settings = make_settings(data_dir)
+        settings = make_settings(backend, data_dir)
         app = create_app(settings, {"TESTING": True})
         return cls(app, app.test_client(), settings)
 
