@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import machine  # noqa: E402
 from core.config import Settings, apply_toml  # noqa: E402
 from core.db import make_engine, make_sessionmaker, migrate  # noqa: E402
 from core.periods import to_ms  # noqa: E402
@@ -219,19 +220,6 @@ def check(path: Path) -> tuple[int, str]:
     connection.close()
     sample = f"customer {row[0]}: {row[1]} kWh, R$ {row[2]}, {len(json.loads(row[3]))} lines" if row else "none"
     return count, sample
-
-
-def machine() -> str:
-    """CPU model and count, as far as the OS tells."""
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}"
 
 
 if __name__ == "__main__":
