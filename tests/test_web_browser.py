@@ -175,10 +175,16 @@ def test_a_customer_signs_in_and_sees_charts_drawn_from_the_published_readings(p
     today = date.fromisoformat(page.locator("#painel").get_attribute("data-hoje"))  # the page's "today"
     days = table_rows(page, "dia")
     assert len(days) == 30 and today.strftime("%d/%m/%Y") in days
+    checked = 0
     for back in range(1, 30):  # whole days before today: two published readings at their midnights
         day = today - timedelta(days=back)
-        expected = energy_text(register, day_start(day, ZONE), day_start(day + timedelta(days=1), ZONE))
+        end = day_start(day + timedelta(days=1), ZONE)
+        if end > latest:  # midnight passed between publishing and this page: that day's end has no reading
+            continue
+        expected = energy_text(register, day_start(day, ZONE), end)
         assert days[day.strftime("%d/%m/%Y")] == expected, day
+        checked += 1
+    assert checked >= 28
     yesterday = today - timedelta(days=1)
     answer = stack.get("/usuario/consumo/data/", id=7, data=yesterday.isoformat())
     assert days[yesterday.strftime("%d/%m/%Y")] == formats.kwh_number(answer["consumo_kwh"])
