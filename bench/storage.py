@@ -6,8 +6,10 @@
 Each meter sends one reading every 5 s at its own phase, its register rising like a household's.
 The same readings are stored twice, in fresh files with the real migrated schema:
 - arrival order, as the ingest worker writes them: time-major (each tick brings about one
-  reading per meter), cut into batches of --batch (INGEST_BATCH_SIZE) readings, each batch sorted
-  by key and inserted in one transaction (`ingest.store.store_batch` sorts by meter, then time);
+  reading per meter), cut into batches of --batch readings (at live load a worker's batch is what
+  arrived in the 50 ms after its first message and during the commit before, some hundreds at
+  2,000/s; INGEST_BATCH_SIZE, 10,000 by default, caps a backlog's), each batch sorted by key
+  and inserted in one transaction (`ingest.store.store_batch` sorts by meter, then time);
   when the schema has the `reading_intervals` rollup, each batch also upserts its rows there, as
   the worker does;
 - key order (meter-major), as a bulk load or a rebuild writes them.
@@ -106,7 +108,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--meters", type=int, default=FULL_METERS)
     parser.add_argument("--hours", type=int, default=FULL_HOURS)
-    parser.add_argument("--batch", type=int, default=1000, help="readings per transaction (INGEST_BATCH_SIZE)")
+    parser.add_argument("--batch", type=int, default=1000, help="readings per transaction (the worker's batches at live load; INGEST_BATCH_SIZE caps them)")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/energia-storage"), help="where the files go")
     parser.add_argument("--keep", action="store_true", help="keep the files")
     return parser.parse_args()
