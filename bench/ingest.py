@@ -21,6 +21,7 @@ is stored exactly once and that each customer's cycle was armed and its alert ch
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing
 import shutil
 import signal
@@ -88,7 +89,7 @@ def main() -> int:
         worker_s, cpu_s, batch = time_worker(worker, total, args.py_spy)
         stop_s = worker.stop()
         print(f"ingest worker drained {total:,} in {worker_s:.2f} s: {total / worker_s:,.0f} readings/s "
-              f"(CPU {cpu_s / total * 1e6:.0f} µs a reading; batch {batch}; SIGTERM to exit {stop_s:.2f} s)")
+              f"(CPU {cpu_text(cpu_s, total)}; batch {batch}; SIGTERM to exit {stop_s:.2f} s)")
         print(f"ratio worker/bare: {bare_s / worker_s:.2f}")
         problems = check(db_url, total, history, args.meters)
         print(f"database: {db_url.split('://')[0]}; machine: {machine()}")
@@ -135,6 +136,13 @@ def time_bare(port: int, watcher: tuple[str, str], total: int) -> float:
     return elapsed
 
 
+def cpu_text(cpu_s: float, total: int) -> str:
+    """The worker's CPU a reading, or why it was not measured."""
+    if math.isnan(cpu_s):
+        return "not measured: drained before the worker's metrics answered"
+    return f"{cpu_s / total * 1e6:.0f} µs a reading"
+
+
 def time_worker(worker: WorkerProcess, total: int, spy: Path | None = None) -> tuple[float, float, int]:
     """Start the worker on its backlog; seconds from its connection to the last commit, its CPU
     seconds from its first metrics answer (start-up done) to then, and its largest batch."""
@@ -144,19 +152,20 @@ def time_worker(worker: WorkerProcess, total: int, spy: Path | None = None) -> t
         spying = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw",
                                    "--rate", "250", "--threads", "-o", str(spy), "-p", str(worker.pid)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    cpu_started = None
+    cpu_started, done_then = None, 0
     while True:
         metrics = worker.metrics()
-        if cpu_started is None and metrics:
-            cpu_started = cpu_seconds(worker.pid)
         done = metrics.get("energy_ingest_acknowledged_total", 0)
+        if cpu_started is None and metrics:
+            cpu_started, done_then = cpu_seconds(worker.pid), done
         if done >= total:
             finished = time.time()
             break
         # Polling costs the worker a little CPU: often only near the end, which it times.
         rate = done / max(time.time() - connection_time(worker.log_path, default=time.time() - 1), 0.1)
         time.sleep(min(max((total - done) / max(rate, 1_000) / 2, 0.02), 0.5))
-    cpu = cpu_seconds(worker.pid) - (cpu_started or 0)
+    # NaN when the backlog was gone before the first metrics answer (a tiny run): nothing was timed.
+    cpu = cpu_seconds(worker.pid) - cpu_started if done_then < total else math.nan
     if spying:
         spying.send_signal(signal.SIGINT)
         spying.wait(30)
