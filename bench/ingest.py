@@ -145,7 +145,8 @@ def cpu_text(cpu_s: float, total: int) -> str:
 
 def time_worker(worker: WorkerProcess, total: int, spy: Path | None = None) -> tuple[float, float, int]:
     """Start the worker on its backlog; seconds from its connection to the last commit, its CPU
-    seconds from its first metrics answer (start-up done) to then, and its largest batch."""
+    seconds for the backlog (measured from its first metrics answer, start-up done), and its
+    largest batch."""
     worker.start()
     spying = None
     if spy:
@@ -164,8 +165,9 @@ def time_worker(worker: WorkerProcess, total: int, spy: Path | None = None) -> t
         # Polling costs the worker a little CPU: often only near the end, which it times.
         rate = done / max(time.time() - connection_time(worker.log_path, default=time.time() - 1), 0.1)
         time.sleep(min(max((total - done) / max(rate, 1_000) / 2, 0.02), 0.5))
-    # NaN when the backlog was gone before the first metrics answer (a tiny run): nothing was timed.
-    cpu = cpu_seconds(worker.pid) - cpu_started if done_then < total else math.nan
+    # Timed from the first metrics answer, over the readings acknowledged after it, and scaled to
+    # the whole backlog; NaN when the backlog was gone by then (a tiny run): nothing was timed.
+    cpu = (cpu_seconds(worker.pid) - cpu_started) * total / (total - done_then) if done_then < total else math.nan
     if spying:
         spying.send_signal(signal.SIGINT)
         spying.wait(30)
