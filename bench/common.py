@@ -26,7 +26,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import paho.mqtt
 import paho.mqtt.client as mqtt
@@ -66,6 +66,15 @@ def versions() -> str:
     mosquitto = re.search(r"version (\S+)", first)
     return (f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
             f"Mosquitto {mosquitto.group(1) if mosquitto else '?'}, paho-mqtt {paho.mqtt.__version__}")
+
+
+def sqlite_value(path: Path, query: str) -> Any:
+    """The first column of the first row a query answers on a SQLite file."""
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute(query).fetchone()[0]
+    finally:
+        connection.close()
 
 
 def cpu_seconds(pid: int) -> float:

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import inspect
 
+from bench.common import sqlite_value
 from core.config import Settings
 from core.customers import register
 from core.db import make_engine, make_sessionmaker, migrate
@@ -245,9 +246,5 @@ def register_all(settings: Settings, plan: Plan) -> None:
 
 def bill_count(path: Path) -> int:
     """How many frozen bills the file holds."""
-    connection = sqlite3.connect(path)
-    try:
-        return connection.execute("SELECT count(*) FROM bills").fetchone()[0]
-    finally:
-        connection.close()
+    return sqlite_value(path, "SELECT count(*) FROM bills")
 

@@ -33,6 +33,7 @@ from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import sqlite_value  # noqa: E402
 from core.db import make_engine, migrate  # noqa: E402
 
 STEP_MS = 5_000
@@ -97,7 +98,7 @@ def main() -> int:
               f"{readings_day / 2**30:.2f} GiB{rollup_text} ({label})")
     if total >= full:
         print(f"file after the simulated day: {found.file_bytes / 2**30:.2f} GiB (arrival order)")
-    print(f"SQLite {sqlite3.sqlite_version}, page size {page_size(arrival)} bytes")
+    print(f"SQLite {sqlite3.sqlite_version}, page size {sqlite_value(arrival, 'PRAGMA page_size')} bytes")
     if not args.keep:
         shutil.rmtree(args.dir, ignore_errors=True)
     return 0
@@ -217,15 +218,6 @@ def verdict(found: Measure) -> str:
     """`24.1 (met)` or `36.0 (missed by 6.0)`."""
     gap = found.per_reading - TARGET_BYTES
     return f"{found.per_reading:.1f} ({'met' if gap <= 0 else f'missed by {gap:.1f}'})"
-
-
-def page_size(path: Path) -> int:
-    """The file's page size."""
-    connection = sqlite3.connect(path)
-    try:
-        return connection.execute("PRAGMA page_size").fetchone()[0]
-    finally:
-        connection.close()
 
 
 if __name__ == "__main__":
