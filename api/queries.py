@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, bindparam, func, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from api.alert_params import AlertFilter
@@ -23,10 +23,10 @@ from core.bills import (bill_cycles, closed_bill_document, closing_day, compute,
                         open_bill_document, previous_bill)
 from core.config import Settings
 from core.documents import alert_document
-from core.models import Alert, Bill, Customer, MeterState, Reading, ReadingInterval
+from core.models import Alert, Bill, Customer, MeterState, Reading
 from core.money import kwh_from_wh
 from core.periods import Cycle, iso
-from core.rollups import on_grid
+from core import rollups
 from core.series import Series
 
 
@@ -102,12 +102,12 @@ def _count(series: Series, windows: Sequence[Window]) -> int:
     the grid from `pruned_to` on holds what its buckets received: about a hundred rows to add for
     a day of a 5-second meter instead of 17,280 index entries to count.
     """
-    session, meter = series.session, {"meter": series.meter_id}
-    pruned_to = session.scalar(_PRUNED_TO, meter)
+    session, meter = series.session, series.meter_id
+    pruned_to = session.scalar(_PRUNED_TO, {"meter": meter})
     total = 0
     for start, end in windows:
-        if on_grid(start) and on_grid(end) and (pruned_to is None or pruned_to <= start):
-            total += session.scalar(_RECEIVED, {**meter, "start": start, "end": end})
+        if rollups.on_grid(start) and rollups.on_grid(end) and (pruned_to is None or pruned_to <= start):
+            total += rollups.received(session, meter, start, end)
         else:
             total += series.count(start, end)
     return total
@@ -195,10 +195,7 @@ def _wanted_cycle(first: Cycle, last: Cycle, wanted: BillMonth) -> Cycle | None:
 # plain columns name the table's (`__table__.c`), not the mapped class's: the session then runs
 # them as Core, skipping the ORM's per-statement set-up (half the cost of a small read).
 _READINGS = Reading.__table__.c
-_INTERVALS = ReadingInterval.__table__.c
 _PRUNED_TO = select(MeterState.__table__.c.pruned_to).where(MeterState.__table__.c.meter_id == bindparam("meter"))
-_RECEIVED = select(func.coalesce(func.sum(_INTERVALS.readings), 0)).where(
-    _INTERVALS.meter_id == bindparam("meter"), _INTERVALS.start >= bindparam("start"), _INTERVALS.start < bindparam("end"))
 _CUSTOMER_ID = select(Customer.__table__.c.id).where(Customer.__table__.c.id == bindparam("customer"))
 _BILLS = Bill.__table__.c
 _FROZEN_BILL = select(Bill.__table__).where(

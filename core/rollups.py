@@ -17,7 +17,7 @@ import functools
 from dataclasses import dataclass
 from typing import Iterable
 
-from sqlalchemy import Insert, case, select
+from sqlalchemy import Insert, bindparam, case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -79,6 +79,16 @@ def _upsert(dialect: str) -> Insert:
             "last_wh": case((later, new.last_wh), else_=old.last_wh),
         },
     )
+
+
+_INTERVALS = ReadingInterval.__table__.c
+_RECEIVED = select(func.coalesce(func.sum(_INTERVALS.readings), 0)).where(
+    _INTERVALS.meter_id == bindparam("meter"), _INTERVALS.start >= bindparam("start"), _INTERVALS.start < bindparam("end"))
+
+
+def received(session: Session, meter_id: int, start: int, end: int) -> int:
+    """How many readings the buckets of `[start, end)` (both on the grid) received: one indexed sum."""
+    return session.scalar(_RECEIVED, {"meter": meter_id, "start": start, "end": end})
 
 
 @dataclass(frozen=True)
